@@ -1,0 +1,9 @@
+"""Every API route, under /api/v1/. Each app contributes its router's URLs here."""
+
+from django.urls import path
+
+from config.api_views import WhoAmIView
+
+urlpatterns = [
+    path("me/", WhoAmIView.as_view(), name="me"),
+]

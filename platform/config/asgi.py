@@ -1,0 +1,18 @@
+"""The ASGI application: Django for HTTP, Channels for websockets.
+
+Browser sockets pass the Origin check and the session middleware; device sockets (added by the
+terminals app) authenticate themselves and carry no Origin, so they are routed apart.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402 - Django must be set up first
+
+from config.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})

@@ -1,0 +1,20 @@
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path
+
+from config.consumers import PingConsumer
+
+
+def for_browsers(consumer):
+    """Wrap a consumer for signed-in people: Origin checked against ALLOWED_HOSTS, session read."""
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(consumer.as_asgi()))
+
+
+def websocket_application() -> URLRouter:
+    """Every websocket route; device routes carry no Origin and authenticate in their handshake."""
+    return URLRouter(
+        [
+            path("ws/ping/", for_browsers(PingConsumer)),
+        ]
+    )
