@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint format lock bench clean install
 
@@ -16,14 +17,14 @@ $(STAMP): requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.txt
-	@$(BIN)/python -c 'import pathlib, sysconfig; root = pathlib.Path.cwd(); pathlib.Path(sysconfig.get_paths()["purelib"], "shouyin.pth").write_text(f"{root}\n{root / \"platform\"}\n")'
+	@$(BIN)/python -c 'import pathlib, sysconfig; root = pathlib.Path.cwd(); pathlib.Path(sysconfig.get_paths()["purelib"], "shouyin.pth").write_text("%s\n%s\n" % (root, root / "platform"))'
 	@touch $@
 
 run: $(STAMP)
 	$(BIN)/python manage.py run
 
 test: $(STAMP)
-	SHOUYIN_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	SHOUYIN_ENV=test $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

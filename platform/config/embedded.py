@@ -55,9 +55,7 @@ def _pgserver():
 
 
 def postgres_running(root: Path | None = None) -> bool:
-    from pgserver.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata((root or var_dir()) / "postgres")
+    info = _pgserver().utils.PostmasterInfo.read_from_pgdata((root or var_dir()) / "postgres")
     return bool(info and info.is_running())
 
 

@@ -5,7 +5,7 @@ with a message an operator can act on, instead of a default silently taking its 
 """
 
 import os
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -112,3 +112,15 @@ def env_timezone(name: str, default: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ImproperlyConfigured(f"{name} is not a known time zone (got {value!r}).") from None
     return value
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def test_redis_db() -> int:
+    """Redis database for this test process: 1 for a plain run, 1 + N for pytest-xdist's gwN."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return 1 + index % 15

@@ -19,6 +19,8 @@ from config.env import (
     env_str,
     env_timezone,
     env_url,
+    redis_url_with_db,
+    test_redis_db,
 )
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -64,6 +66,10 @@ EMBEDDED_DATABASE = _database_url is None
 EMBEDDED_REDIS = _redis_url is None
 DATABASE_URL = _database_url or embedded.postgres_url()
 REDIS_URL = _redis_url or embedded.redis_url()
+if SHOUYIN_ENV == "test":
+    # Each parallel test process (pytest-xdist's gw0, gw1, ...) gets a Redis database of its own,
+    # so a Celery worker started by one test process never takes another's tasks.
+    REDIS_URL = redis_url_with_db(REDIS_URL, test_redis_db())
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 DATABASES["default"]["OPTIONS"] = {
@@ -191,6 +197,8 @@ if SHOUYIN_ENV == "test":
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it, even when empty
 WHITENOISE_USE_FINDERS = DEBUG or SHOUYIN_ENV == "test"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
