@@ -54,6 +54,8 @@ USE_I18N = True
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
 
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+
 # --- Services -------------------------------------------------------------------------------------
 
 _database_url = env_url("DATABASE_URL", ("postgres", "postgresql"))
