@@ -131,3 +131,14 @@ def celery_worker(live_env) -> Iterator[ManagedProcess]:
     wait_until(ready, timeout=60, what="the Celery worker's heartbeat")
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def world(db):
+    """Two tenants (A, B) with one user per role each, the three ops roles and an outsider.
+
+    See tests/tenancy/world.py for what it holds.
+    """
+    from tests.tenancy.world import build_world
+
+    return build_world()
