@@ -137,6 +137,63 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 WORKER_HEARTBEAT_SECONDS = 5
 WORKER_HEARTBEAT_TTL = 30
 
+# --- WeChat Pay (payments/gateway) and the sandbox provider (payments/sandbox, docs/sandbox.md) -----
+
+# The sandbox's dev account: public test values, never a real merchant's (refused in production).
+SANDBOX_WECHATPAY_ENABLED = env_bool("SANDBOX_WECHATPAY_ENABLED", default=not PRODUCTION)
+if PRODUCTION and SANDBOX_WECHATPAY_ENABLED:
+    raise ImproperlyConfigured("SANDBOX_WECHATPAY_ENABLED must be false in production.")
+SANDBOX_WECHATPAY_APPID = env_str("SANDBOX_WECHATPAY_APPID", "wxd930ea5d5a258f4f")
+SANDBOX_WECHATPAY_MCH_ID = env_str("SANDBOX_WECHATPAY_MCH_ID", "10000100")
+SANDBOX_WECHATPAY_API_KEY = env_str("SANDBOX_WECHATPAY_API_KEY", "192006250b4c09247ec02edce69f6a2d")
+# Sub-merchants of the demo merchants; with STRICT, any other sub_mch_id is refused (NOAUTH).
+SANDBOX_WECHATPAY_SUB_MCH_IDS = env_list(
+    "SANDBOX_WECHATPAY_SUB_MCH_IDS", ["1900000109", "1900000110", "1900000111"]
+)
+SANDBOX_WECHATPAY_STRICT_SUB_MCH = env_bool("SANDBOX_WECHATPAY_STRICT_SUB_MCH", default=False)
+_TESTING = SHOUYIN_ENV == "test"
+SANDBOX_WECHATPAY_USERPAYING_MS = env_int(
+    "SANDBOX_WECHATPAY_USERPAYING_MS", 1000 if _TESTING else 5000, minimum=0
+)
+SANDBOX_WECHATPAY_NO_ANSWER_MS = env_int(
+    "SANDBOX_WECHATPAY_NO_ANSWER_MS", 3000 if _TESTING else 15000, minimum=0
+)
+SANDBOX_WECHATPAY_REFUND_MS = env_int(
+    "SANDBOX_WECHATPAY_REFUND_MS", 500 if _TESTING else 3000, minimum=0
+)
+SANDBOX_WECHATPAY_REVERSE_RECALLS = env_int("SANDBOX_WECHATPAY_REVERSE_RECALLS", 1, minimum=0)
+SANDBOX_WECHATPAY_NOTIFY_RETRY_MS = [
+    int(item)
+    for item in env_list(
+        "SANDBOX_WECHATPAY_NOTIFY_RETRY_MS",
+        ["200", "400", "800"] if _TESTING else ["2000", "5000", "15000", "30000", "60000"],
+    )
+]
+SANDBOX_WECHATPAY_ADMIN_TOKEN = env_str(
+    "SANDBOX_WECHATPAY_ADMIN_TOKEN", "" if PRODUCTION else "sandbox-admin-dev-token"
+)
+if SANDBOX_WECHATPAY_ENABLED:
+    CELERY_BEAT_SCHEDULE["sandbox-wechatpay-notifications"] = {
+        "task": "sandbox.sweep_notifications",
+        "schedule": 30.0,
+    }
+
+# The platform's service-provider account. Outside production it defaults to the sandbox.
+WECHATPAY_BASE_URL = env_url("WECHATPAY_BASE_URL", ("https", "http")) or (
+    "https://api.mch.weixin.qq.com"
+    if PRODUCTION
+    else f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}/sandbox/wechatpay"
+)
+WECHATPAY_APPID = env_str("WECHATPAY_APPID", "" if PRODUCTION else SANDBOX_WECHATPAY_APPID)
+WECHATPAY_MCH_ID = env_str("WECHATPAY_MCH_ID", "" if PRODUCTION else SANDBOX_WECHATPAY_MCH_ID)
+WECHATPAY_API_KEY = env_str("WECHATPAY_API_KEY", "" if PRODUCTION else SANDBOX_WECHATPAY_API_KEY)
+WECHATPAY_SIGN_TYPE = env_choice("WECHATPAY_SIGN_TYPE", "HMAC-SHA256", ("MD5", "HMAC-SHA256"))
+WECHATPAY_CERT_PATH = env_str("WECHATPAY_CERT_PATH", "")  # apiclient_cert.pem (secapi)
+WECHATPAY_KEY_PATH = env_str("WECHATPAY_KEY_PATH", "")  # apiclient_key.pem
+WECHATPAY_CONNECT_TIMEOUT_MS = env_int("WECHATPAY_CONNECT_TIMEOUT_MS", 3000, minimum=100)
+WECHATPAY_READ_TIMEOUT_MS = env_int("WECHATPAY_READ_TIMEOUT_MS", 10000, minimum=100)
+WECHATPAY_NOTIFY_URL = env_str("WECHATPAY_NOTIFY_URL", "")
+
 # --- Django ---------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -155,6 +212,7 @@ INSTALLED_APPS = [
     "tenancy",
     "terminals",
     "payments",
+    "payments.sandbox",
     "dashboards",
 ]
 
