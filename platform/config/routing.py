@@ -4,6 +4,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from config.consumers import PingConsumer
+from terminals.consumers import TerminalConsumer
 
 
 def for_browsers(consumer):
@@ -16,5 +17,6 @@ def websocket_application() -> URLRouter:
     return URLRouter(
         [
             path("ws/ping/", for_browsers(PingConsumer)),
+            path("ws/terminal/", TerminalConsumer.as_asgi()),
         ]
     )

@@ -137,6 +137,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 WORKER_HEARTBEAT_SECONDS = 5
 WORKER_HEARTBEAT_TTL = 30
 
+# --- Terminals (docs/terminal-protocol.md) -------------------------------------------------------
+
+TERMINAL_HEARTBEAT_INTERVAL = env_int("TERMINAL_HEARTBEAT_INTERVAL", 30, minimum=5)
+TERMINAL_HEARTBEAT_GRACE = env_int("TERMINAL_HEARTBEAT_GRACE", 15, minimum=1)
+TERMINAL_RECENTLY_SEEN_SECONDS = env_int("TERMINAL_RECENTLY_SEEN_SECONDS", 900, minimum=10)
+TERMINAL_AUTH_TIMEOUT = env_int("TERMINAL_AUTH_TIMEOUT", 10, minimum=1)
+TERMINAL_AUTH_ATTEMPTS_PER_MINUTE = env_int("TERMINAL_AUTH_ATTEMPTS_PER_MINUTE", 30, minimum=1)
+TERMINAL_RATE_PER_SECOND = env_int("TERMINAL_RATE_PER_SECOND", 5, minimum=1)
+TERMINAL_RATE_BURST = env_int("TERMINAL_RATE_BURST", 30, minimum=1)
+TERMINAL_DEDUP_SECONDS = 86400
+TERMINAL_MAX_RESEND = 100
+TERMINAL_ACTIVATION_CODE_TTL = env_int("TERMINAL_ACTIVATION_CODE_TTL", 7 * 86400, minimum=60)
+TERMINAL_SECRET_OVERLAP_SECONDS = 86400
+TERMINAL_PRESENCE_WRITE_SECONDS = 1.0
+TERMINAL_PRESENCE_FLUSH_SECONDS = env_int("TERMINAL_PRESENCE_FLUSH_SECONDS", 5, minimum=1)
+TERMINAL_EVENT_RETENTION_DAYS = env_int("TERMINAL_EVENT_RETENTION_DAYS", 90, minimum=1)
+CELERY_BEAT_SCHEDULE["terminals.presence_flush"] = {
+    "task": "terminals.presence_flush",
+    "schedule": float(TERMINAL_PRESENCE_FLUSH_SECONDS),
+    "options": {"expires": float(TERMINAL_PRESENCE_FLUSH_SECONDS)},
+}
+CELERY_BEAT_SCHEDULE["terminals.commands_expire"] = {
+    "task": "terminals.commands_expire",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["terminals.events_retention"] = {
+    "task": "terminals.events_retention",
+    "schedule": 3600.0,
+}
+
 # --- WeChat Pay (payments/gateway) and the sandbox provider (payments/sandbox, docs/sandbox.md) -----
 
 # The sandbox's dev account: public test values, never a real merchant's (refused in production).

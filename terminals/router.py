@@ -1,0 +1,198 @@
+"""One router per ASGI process (per event loop): devices connected here, and their live presence.
+
+Instead of a channel-layer channel and group per device, the process owns one channel (the
+"node channel"); services reach a device by reading its node channel from Redis presence and
+sending there (terminals.live). Heartbeats only touch this router's memory; a flush loop writes
+the changed presence hashes and buffered timeline events to Redis once a second in one pipeline.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import weakref
+
+import redis.asyncio as aioredis
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from terminals import presence
+
+logger = logging.getLogger(__name__)
+
+# Claim the terminal's presence for a new connection; return the previous channel and conn.
+_CLAIM = """
+local old = redis.call('HMGET', KEYS[1], 'channel', 'conn', 'connected', 'fw', 'link', 'host')
+redis.call('HDEL', KEYS[1], 'disconnected_at', 'reason')
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[1], KEYS[3])
+return old
+"""
+# Mark the terminal disconnected, only if this connection still owns it.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'conn') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
+return 1
+"""
+
+
+class NodeRouter:
+    def __init__(self) -> None:
+        self.node = f"{socket.gethostname()}:{os.getpid()}"
+        self.channel: str | None = None
+        self.connections: dict[int, object] = {}
+        self.dirty: dict[int, dict] = {}
+        self.ttl: dict[int, int] = {}
+        self.events: list[str] = []
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+        self._started = asyncio.Event()
+        self._starting = False
+
+    async def start(self) -> None:
+        if self._starting:
+            await self._started.wait()
+            return
+        self._starting = True
+        self.channel = await get_channel_layer().new_channel("terminals.node.")
+        self._tasks = [
+            asyncio.create_task(self._receive_loop(), name="terminals-node-receive"),
+            asyncio.create_task(self._flush_loop(), name="terminals-presence-flush"),
+        ]
+        self._started.set()
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def claim(self, terminal_id: int, conn: str, fields: dict, ttl: int) -> dict:
+        """Record a new connection as the terminal's live one; return what was there before."""
+        now = time.time()
+        flat: list = []
+        for key, value in {
+            **fields,
+            "channel": self.channel,
+            "node": self.node,
+            "conn": conn,
+        }.items():
+            flat += [key, value]
+        old = await self._claim(
+            keys=[presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)],
+            args=[now, ttl, *flat],
+        )
+        keys = ("channel", "conn", "connected", "fw", "link", "host")
+        return dict(zip(keys, old, strict=True))
+
+    async def release(self, terminal_id: int, conn: str, fields: dict, ttl: int) -> bool:
+        flat: list = []
+        for key, value in fields.items():
+            flat += [key, value]
+        done = await self._release(
+            keys=[presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)],
+            args=[conn, time.time(), ttl, *flat],
+        )
+        return bool(done)
+
+    def attach(self, terminal_id: int, consumer) -> object | None:
+        previous = self.connections.get(terminal_id)
+        self.connections[terminal_id] = consumer
+        return previous if previous is not consumer else None
+
+    def detach(self, terminal_id: int, consumer) -> None:
+        if self.connections.get(terminal_id) is consumer:
+            del self.connections[terminal_id]
+
+    def touch(self, terminal_id: int, ttl: int, **fields) -> None:
+        self.dirty.setdefault(terminal_id, {}).update(fields)
+        self.ttl[terminal_id] = ttl
+
+    def event(self, terminal_id: int, enterprise_id: int | None, kind: str, **data) -> None:
+        self.events.append(
+            json.dumps(
+                {
+                    "terminal_id": terminal_id,
+                    "enterprise_id": enterprise_id,
+                    "kind": kind,
+                    "at": time.time(),
+                    "data": data,
+                }
+            )
+        )
+
+    def spawn(self, coroutine) -> None:
+        """Run a coroutine in the background, keeping a reference until it is done."""
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def send_to_node(self, channel: str, message: dict) -> None:
+        try:
+            await get_channel_layer().send(channel, message)
+        except Exception:
+            logger.warning("could not reach node channel %s", channel, exc_info=True)
+
+    # --- loops ------------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("node channel receive failed")
+                await asyncio.sleep(0.5)
+                continue
+            consumer = self.connections.get(message.get("terminal_id"))
+            if consumer is not None:
+                self.spawn(consumer.router_message(message))
+
+    async def flush(self) -> None:
+        dirty, self.dirty = self.dirty, {}
+        ttls, self.ttl = self.ttl, {}
+        events, self.events = self.events, []
+        if not dirty and not events:
+            return
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for terminal_id, fields in dirty.items():
+            key = presence.presence_key(terminal_id)
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, ttls.get(terminal_id, 120))
+        if dirty:
+            pipe.zadd(presence.INDEX_KEY, {str(tid): now for tid in dirty})
+        if events:
+            pipe.rpush(presence.EVENTS_KEY, *events)
+        await pipe.execute()
+
+    async def _flush_loop(self) -> None:
+        period = settings.TERMINAL_PRESENCE_WRITE_SECONDS
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("presence flush to Redis failed")
+
+
+_routers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, NodeRouter]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def get_router() -> NodeRouter:
+    loop = asyncio.get_running_loop()
+    router = _routers.get(loop)
+    if router is None:
+        router = _routers[loop] = NodeRouter()
+    await router.start()
+    return router
