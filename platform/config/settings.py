@@ -372,3 +372,21 @@ LOGGING = {
         "uvicorn.access": {"level": "WARNING"},
     },
 }
+
+# --- Tenancy (README "Roles and onboarding") ------------------------------------------------------
+
+TRIAL_WARNING_DAYS = env_int("TRIAL_WARNING_DAYS", 7, minimum=1)
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Merchant systems authenticate with "Authorization: Api-Key <key>" (docs/api.md).
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append(
+    "tenancy.authentication.ApiKeyAuthentication"
+)
+# Login and password-reset throttles count in the Redis cache, so they hold across processes.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": env_str("LOGIN_THROTTLE_RATE", "5/min"),
+    "password_reset": env_str("PASSWORD_RESET_THROTTLE_RATE", "5/hour"),
+}
+CELERY_BEAT_SCHEDULE["tenancy.trial_expiry_sweep"] = {
+    "task": "tenancy.trial_expiry_sweep",
+    "schedule": 3600.0,
+}

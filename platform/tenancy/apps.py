@@ -5,5 +5,5 @@ class TenancyConfig(AppConfig):
     name = "tenancy"
 
     def ready(self) -> None:
-        # Register the state machines.
-        from tenancy import lifecycles  # noqa: F401
+        # Register the state machines and the API key scheme in the OpenAPI schema.
+        from tenancy import lifecycles, schema  # noqa: F401

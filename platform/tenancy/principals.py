@@ -96,14 +96,13 @@ class Principal:
 
     @classmethod
     def for_api_key(cls, api_key: ApiKey) -> Principal:
-        """A merchant system: sees and acts for exactly one merchant."""
+        """A merchant system: sees one merchant; takes payments for it, manages nothing."""
         return cls(
             kind=PrincipalKind.API_KEY,
             label=f"api key {api_key.prefix}",
             api_key_id=api_key.pk,
             merchant_ids=frozenset({api_key.merchant_id}),
             member_enterprise_ids=frozenset({api_key.enterprise_id}),
-            managed_merchant_ids=frozenset({api_key.merchant_id}),
         )
 
     @classmethod
