@@ -4,6 +4,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from config.consumers import PingConsumer
+from dashboards.consumers import DashboardConsumer
 from terminals.consumers import TerminalConsumer
 
 
@@ -17,6 +18,7 @@ def websocket_application() -> URLRouter:
     return URLRouter(
         [
             path("ws/ping/", for_browsers(PingConsumer)),
+            path("ws/dashboard/", for_browsers(DashboardConsumer)),
             path("ws/terminal/", TerminalConsumer.as_asgi()),
         ]
     )

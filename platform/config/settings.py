@@ -259,6 +259,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+LOGIN_URL = "dashboards:login"
+LOGIN_REDIRECT_URL = "dashboards:home"
+LOGOUT_REDIRECT_URL = "dashboards:login"
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
