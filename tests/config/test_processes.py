@@ -1,7 +1,9 @@
 """The platform's own processes, for real: an ASGI server and a Celery worker on the test services."""
 
 import json
+import os
 import platform
+import sys
 
 import httpx
 import pytest
@@ -9,6 +11,7 @@ from websockets.sync.client import connect
 
 from config.request_id import set_request_id
 from config.tasks import ping
+from tests.conftest import ManagedProcess, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -50,3 +53,19 @@ def test_readyz_is_green_with_a_live_worker(asgi_server, celery_worker):
     response = httpx.get(f"{asgi_server}/readyz", timeout=10)
     assert response.status_code == 200, response.text
     assert response.json()["failed"] == []
+
+
+def test_celery_beat_starts_and_imports_the_schedule(live_env, tmp_path):
+    beat = ManagedProcess(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "beat-schedule")],
+        live_env,
+        f"beat-{os.getpid()}.log",
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: "beat: Starting" in beat.output() or not beat.alive(), what="beat to start"
+        )
+        assert beat.alive(), beat.output()
+    finally:
+        beat.stop()
