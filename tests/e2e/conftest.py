@@ -6,10 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# Playwright's sync API keeps an asyncio loop running in the test thread, which makes Django
-# refuse ORM calls from that thread; the tests' own ORM use (fixtures) is synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,8 +18,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Chromium for one test module at a time.
+
+    Playwright's sync API keeps an asyncio loop running in the test thread while it lives, which
+    makes Django refuse ORM calls from that thread (the tests' own ORM use is synchronous and safe,
+    so it is allowed meanwhile) and breaks async_to_sync in other tests: hence module scope, so
+    the loop is gone before tests of other modules run in this process.
+    """
     if not shutil.which(CHROMIUM):
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("SHOUYIN_REQUIRE_BROWSER"):
@@ -31,10 +34,14 @@ def browser() -> Iterator:
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
