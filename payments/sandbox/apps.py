@@ -7,3 +7,7 @@ class SandboxConfig(AppConfig):
     name = "payments.sandbox"
     label = "payments_sandbox"
     verbose_name = "WeChat Pay sandbox provider"
+
+    def ready(self) -> None:
+        # Register the Celery tasks: autodiscovery looks only at the top-level apps' modules.
+        from payments.sandbox import tasks  # noqa: F401

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from payments.sandbox.urls import mount as sandbox_mount
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("", include("dashboards.urls")),
 ]
+urlpatterns += sandbox_mount()  # the WeChat Pay sandbox provider, outside production
 
 
 def handler404(request, exception=None):
