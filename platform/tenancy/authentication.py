@@ -11,7 +11,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     """Authenticate a merchant system by its API key; `request.auth` is the ApiKey.
 
     `request.user` stays anonymous: the principal (tenancy.principals) is built from the key and
-    is scoped to the key's merchant. A malformed, unknown, expired or revoked key is a 401; no
+    is scoped to the key's merchant. A malformed, unknown, expired or revoked key is refused
+    (`authentication_failed`; 403 while session authentication is listed first); no
     Authorization header at all lets the next authentication class try.
     """
 

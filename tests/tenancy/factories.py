@@ -1,6 +1,8 @@
 """factory_boy factories for tenancy rows. States are set directly here: tests of the services
 and state machines start from them; production code changes state only through move()."""
 
+import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -66,8 +68,10 @@ class EnterpriseFactory(factory.django.DjangoModelFactory):
     contact_phone = "13800000000"
     address = "1 Nanjing Road, Shanghai"
     state = EnterpriseState.TRIAL
-    trial_starts_on = factory.LazyFunction(lambda: __import__("datetime").date(2026, 1, 1))
-    trial_ends_on = factory.LazyFunction(lambda: __import__("datetime").date(2099, 1, 1))
+    trial_ends_on = datetime.date(2099, 1, 1)
+    trial_starts_on = factory.LazyAttribute(
+        lambda o: o.trial_ends_on and o.trial_ends_on - datetime.timedelta(days=90)
+    )
     terminal_quota = 10
 
 

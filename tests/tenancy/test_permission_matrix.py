@@ -3,8 +3,6 @@
 import itertools
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -12,6 +10,7 @@ from rest_framework.test import APIClient
 from tenancy.principals import Principal
 from tenancy.scoping import scope
 from tenancy.services.api_keys import api_key_create
+from tests.tenancy.conftest import forget_throttles
 from tests.tenancy.matrix import ROLES, TENANT_ROLES, all_cases, api_routes
 
 CASES = all_cases()
@@ -28,13 +27,6 @@ def test_every_api_route_has_matrix_cases():
 def test_matrix_cases_name_existing_routes():
     stale = sorted({(c.route, c.method) for c in CASES} - api_routes())
     assert not stale, f"matrix cases for routes that do not exist: {stale}"
-
-
-def _forget_throttles() -> None:
-    # Only the throttle counters: the same Redis database also carries Celery and channels.
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter(match="*throttle_*"):
-        client.delete(key)
 
 
 def _client(world, role, api_key_header):
@@ -75,7 +67,7 @@ def test_permission_matrix(world, case):
     failures = []
     tenants = [("own", world.a)] + ([("foreign", world.b)] if case.foreign is not None else [])
     for (label, tenant), role in itertools.product(tenants, ROLES):
-        _forget_throttles()
+        forget_throttles()
         expected = _expected(case, role, foreign=label == "foreign")
         with transaction.atomic():
             client = _client(world, role, header)  # before target(): login changes last_login
