@@ -43,6 +43,9 @@ def ensure_login(username: str, *, superuser: bool = False, email: str = "") -> 
 
 @transaction.atomic
 def load_demo_world() -> list[DemoLogin]:
+    from tenancy.demo import load_tenancy_demo
+
     return [
-        DemoLogin(DEMO_OPS_USERNAME, ensure_login(DEMO_OPS_USERNAME, superuser=True), "ops admin")
+        DemoLogin(DEMO_OPS_USERNAME, ensure_login(DEMO_OPS_USERNAME, superuser=True), "ops admin"),
+        *load_tenancy_demo(),
     ]
