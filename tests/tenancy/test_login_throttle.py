@@ -39,3 +39,14 @@ def test_successful_login_starts_a_session_and_is_audited(world, api):
     assert client.post("/api/v1/auth/login/", body, format="json").status_code == 200
     assert client.get("/api/v1/me/").json()["username"] == world.a.admin.username
     assert AuditEntry.objects.filter(action="user.login", actor_user=world.a.admin).exists()
+
+
+def test_login_hands_out_the_csrf_cookie_that_session_writes_need(world):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    body = {"username": world.a.admin.username, "password": PASSWORD}
+    response = client.post("/api/v1/auth/login/", body, format="json")
+    token = response.cookies["csrftoken"].value
+    assert client.post("/api/v1/auth/logout/").status_code == 403
+    assert client.post("/api/v1/auth/logout/", HTTP_X_CSRFTOKEN=token).status_code == 204

@@ -7,6 +7,7 @@ actions answer 409 with the allowed actions when the state does not allow them.
 
 from django.contrib.auth import authenticate, login, logout
 from django.http import FileResponse
+from django.middleware.csrf import get_token
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
@@ -396,6 +397,7 @@ class LoginView(APIView):
             body = error_body("invalid_credentials", "Wrong username or password.")
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         login(request, user)
+        get_token(request)  # the session's new CSRF token goes out as the csrftoken cookie
         audit_record(actor=Principal.for_user(user), action="user.login")
         return Response({"id": user.pk, "username": user.get_username()})
 
