@@ -7,4 +7,5 @@ from config.api_views import WhoAmIView
 urlpatterns = [
     path("me/", WhoAmIView.as_view(), name="me"),
     path("", include("tenancy.api.urls")),
+    path("", include("payments.urls")),
 ]
