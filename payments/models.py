@@ -5,6 +5,7 @@ platform's Payment and Refund models go in their own section below it.
 """
 
 from django.db import models
+from django.db.models import F, Q
 
 from config.encryption import EncryptedTextField, mask
 
@@ -65,3 +66,255 @@ class GatewayCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.out_trade_no or self.out_refund_no} {self.err_code}"
+
+
+# --- Payments and refunds (the platform side) ------------------------------------------------------
+# State changes only through payments.statemachine (tenancy's move(): row lock + audit row).
+
+
+class PaymentKind(models.TextChoices):
+    MICROPAY = "micropay", "Micropay (cashier scans the customer's code)"
+    NATIVE = "native", "Native QR (customer scans)"
+
+
+class PaymentState(models.TextChoices):
+    CREATED = "created", "Created"
+    AWAITING_SCAN = "awaiting_scan", "Awaiting scan"
+    PAYING = "paying", "Paying (sent; outcome unknown)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CLOSED = "closed", "Closed"
+    REVERSED = "reversed", "Reversed"
+
+
+# The terminal's customer screen is taken while a payment is in one of these states.
+OPEN_PAYMENT_STATES = ("created", "awaiting_scan", "paying")
+FINAL_PAYMENT_STATES = ("succeeded", "failed", "closed", "reversed")
+
+
+class FollowUp(models.TextChoices):
+    """What the platform still owes the provider for a row, due at `next_check_at`."""
+
+    NONE = "", "Nothing"
+    EXPIRE_PROMPT = "expire_prompt", "Close an unanswered prompt"
+    QUERY = "query", "Query the order"
+    REVERSE = "reverse", "Reverse the order"
+    CLOSE = "close", "Close the order"
+    SUBMIT_REFUND = "submit_refund", "Send the refund (again, same number)"
+    QUERY_REFUND = "query_refund", "Query the refund"
+
+
+class Payment(models.Model):
+    """One payment attempt on a terminal: one out_trade_no, never reused.
+
+    The row is the durable record of the follow-up the provider still needs (`follow_up`,
+    `next_check_at`): tasks sent after commit are the fast path, the dispatcher claims what is due.
+    """
+
+    scope_fields = {"enterprise": "enterprise_id", "merchant": "merchant_id", "store": "store_id"}
+
+    enterprise = models.ForeignKey(
+        "tenancy.Enterprise", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    merchant = models.ForeignKey(
+        "tenancy.Merchant", on_delete=models.PROTECT, related_name="payments", editable=False
+    )
+    store = models.ForeignKey(
+        "tenancy.Store", on_delete=models.PROTECT, related_name="payments", editable=False
+    )
+    terminal = models.ForeignKey(
+        "terminals.Terminal", on_delete=models.PROTECT, related_name="payments", editable=False
+    )
+    kind = models.CharField(max_length=10, choices=PaymentKind.choices, editable=False)
+    state = models.CharField(
+        max_length=16,
+        choices=PaymentState.choices,
+        default=PaymentState.CREATED,
+        editable=False,
+        db_index=True,
+    )
+    amount_fen = models.PositiveBigIntegerField(editable=False)
+    description = models.CharField(max_length=127, editable=False)
+    out_trade_no = models.CharField(max_length=32, unique=True, editable=False)
+    sub_mch_id = models.CharField(max_length=32, editable=False)
+    transaction_id = models.CharField(max_length=32, blank=True, editable=False)
+    # The customer's payment code is never stored: only this masked form (first 2, last 4).
+    auth_code_masked = models.CharField(max_length=32, blank=True, editable=False)
+    scan_source = models.CharField(max_length=8, blank=True, editable=False)  # "till" | "terminal"
+    scan_ref = models.CharField(max_length=64, blank=True, editable=False)
+    trade_state = models.CharField(max_length=16, blank=True, editable=False)
+    err_code = models.CharField(max_length=64, blank=True, editable=False)
+    err_message = models.CharField(max_length=200, blank=True, editable=False)
+    code_url = models.CharField(max_length=256, blank=True, editable=False)
+    refund_reserved_fen = models.PositiveBigIntegerField(default=0, editable=False)
+    refunded_fen = models.PositiveBigIntegerField(default=0, editable=False)
+    created_by = models.CharField(max_length=150, editable=False)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deadline_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    follow_up = models.CharField(
+        max_length=16, choices=FollowUp.choices, default=FollowUp.NONE, blank=True, editable=False
+    )
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    follow_up_attempts = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The dispatcher's claim: due rows only, by due time.
+            models.Index(
+                fields=["next_check_at"],
+                condition=~Q(follow_up=""),
+                name="payment_follow_up_due",
+            ),
+            models.Index(fields=["merchant", "-id"], name="payment_merchant_recent"),
+            models.Index(fields=["store", "-id"], name="payment_store_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refund_reserved_fen__lte=F("amount_fen"))
+                & Q(refunded_fen__lte=F("refund_reserved_fen")),
+                name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(follow_up="") | Q(next_check_at__isnull=False),
+                name="payment_follow_up_has_due_time",
+            ),
+            # One open payment per terminal: its customer screen shows one prompt at a time.
+            models.UniqueConstraint(
+                fields=["terminal"],
+                condition=Q(state__in=OPEN_PAYMENT_STATES),
+                name="payment_one_open_per_terminal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.out_trade_no} {self.amount_fen} fen {self.state}"
+
+    @property
+    def refundable_fen(self) -> int:
+        return self.amount_fen - self.refund_reserved_fen
+
+
+class RefundState(models.TextChoices):
+    CREATED = "created", "Created (not yet accepted by the provider)"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Refund(models.Model):
+    """A partial or full refund of a succeeded payment; one out_refund_no, retried unchanged."""
+
+    scope_fields = {"enterprise": "enterprise_id", "merchant": "merchant_id", "store": "store_id"}
+
+    enterprise = models.ForeignKey(
+        "tenancy.Enterprise", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    merchant = models.ForeignKey(
+        "tenancy.Merchant", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    store = models.ForeignKey(
+        "tenancy.Store", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", editable=False
+    )
+    state = models.CharField(
+        max_length=12,
+        choices=RefundState.choices,
+        default=RefundState.CREATED,
+        editable=False,
+        db_index=True,
+    )
+    amount_fen = models.PositiveBigIntegerField(editable=False)
+    reason = models.CharField(max_length=80, blank=True, editable=False)
+    out_refund_no = models.CharField(max_length=64, unique=True, editable=False)
+    refund_id = models.CharField(max_length=32, blank=True, editable=False)
+    provider_status = models.CharField(max_length=16, blank=True, editable=False)
+    err_code = models.CharField(max_length=64, blank=True, editable=False)
+    err_message = models.CharField(max_length=200, blank=True, editable=False)
+    created_by = models.CharField(max_length=150, editable=False)
+    succeeded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    follow_up = models.CharField(
+        max_length=16, choices=FollowUp.choices, default=FollowUp.NONE, blank=True, editable=False
+    )
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    follow_up_attempts = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["next_check_at"], condition=~Q(follow_up=""), name="refund_follow_up_due"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(follow_up="") | Q(next_check_at__isnull=False),
+                name="refund_follow_up_has_due_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.out_refund_no} {self.amount_fen} fen {self.state}"
+
+
+class IdempotencyKey(models.Model):
+    """A merchant system's Idempotency-Key: the first request's fingerprint and its response.
+
+    Keyed by (principal, key); the principal (an API key or a user) belongs to one tenant.
+    """
+
+    enterprise = models.ForeignKey(
+        "tenancy.Enterprise", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    principal = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    payment = models.ForeignKey(Payment, null=True, on_delete=models.SET_NULL, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, on_delete=models.SET_NULL, related_name="+")
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    locked_until = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"
+
+
+class ProviderNotification(models.Model):
+    """A verified payment notification, stored once per (payment, transaction id)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="notifications")
+    transaction_id = models.CharField(max_length=32)
+    total_fee = models.PositiveBigIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "transaction_id"], name="notification_once_per_transaction"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} for payment {self.payment_id}"

@@ -1,0 +1,48 @@
+"""The payment and refund lifecycles, moved by tenancy's state-machine helper.
+
+    payment: created → awaiting_scan → paying → succeeded | failed | closed | reversed
+    refund:  created → processing → succeeded | failed
+
+`move()` (tenancy.statemachine) locks the row, refuses an illegal action with a 409, saves and
+writes the audit row in the same transaction. Provider truth wins over a local final state: an
+order the provider reports paid after we closed it locally moves to succeeded ("paid after close"),
+and is flagged for a refund.
+"""
+
+from payments.models import Payment, PaymentState, Refund, RefundState
+from tenancy.statemachine import IllegalTransition, StateMachine, Transition, move
+
+__all__ = ["IllegalTransition", "move", "payment_machine", "refund_machine"]
+
+P = PaymentState
+R = RefundState
+
+payment_machine = StateMachine(
+    Payment,
+    field="state",
+    name="payment",
+    actions={
+        # A micropay waiting for the terminal's scanner; a native order showing its QR code.
+        "prompt": Transition(sources={P.CREATED}, target=P.AWAITING_SCAN),
+        # The pay call is about to be sent: from here on the outcome is the provider's.
+        "submit": Transition(sources={P.CREATED, P.AWAITING_SCAN}, target=P.PAYING),
+        "succeed": Transition(
+            sources={P.CREATED, P.AWAITING_SCAN, P.PAYING, P.FAILED, P.CLOSED}, target=P.SUCCEEDED
+        ),
+        "fail": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.FAILED),
+        # Nothing was charged: a prompt nobody answered, a cancelled or expired order.
+        "close": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.CLOSED),
+        "reverse": Transition(sources={P.PAYING}, target=P.REVERSED),
+    },
+)
+
+refund_machine = StateMachine(
+    Refund,
+    field="state",
+    name="refund",
+    actions={
+        "accept": Transition(sources={R.CREATED}, target=R.PROCESSING),
+        "succeed": Transition(sources={R.CREATED, R.PROCESSING}, target=R.SUCCEEDED),
+        "fail": Transition(sources={R.CREATED, R.PROCESSING}, target=R.FAILED),
+    },
+)

@@ -1,0 +1,111 @@
+"""Fixtures for the payment flows: a real ASGI server with the sandbox, ready tenants, API keys."""
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenancy.principals import Principal
+from tenancy.services.api_keys import api_key_create
+from tests.conftest import ManagedProcess, free_port, start_asgi_server, wait_until
+from tests.payments.helpers import online_terminal, ready_merchant, sandbox
+
+# The sandbox answers at once in these runs: "later" is reached by making a follow-up due, never
+# by waiting (tests/payments/helpers.make_due).
+SANDBOX_ENV = {
+    "SANDBOX_WECHATPAY_USERPAYING_MS": "0",
+    "SANDBOX_WECHATPAY_REFUND_MS": "0",
+    "SANDBOX_WECHATPAY_NO_ANSWER_MS": "1500",
+}
+
+
+@pytest.fixture(scope="session")
+def payments_env(live_env) -> dict[str, str]:
+    """Environment of the payments processes: the gateway points at their own server's sandbox,
+    and follow-up tasks go to a queue only this session's payments worker consumes."""
+    base_url = f"http://127.0.0.1:{free_port()}"
+    return {
+        **live_env,
+        **SANDBOX_ENV,
+        "BASE_URL": base_url,
+        "WECHATPAY_BASE_URL": f"{base_url}/sandbox/wechatpay",
+        "PAYMENTS_NOTIFY_URL": f"{base_url}/payments/wechatpay/notify",
+        "PAYMENTS_TASK_QUEUE": f"payments-{os.getpid()}",
+    }
+
+
+@pytest.fixture(scope="session")
+def payments_server(payments_env) -> Iterator[str]:
+    """A uvicorn process serving the platform and the sandbox provider; yields its base URL."""
+    base_url = payments_env["BASE_URL"]
+    server, _ = start_asgi_server(payments_env, port=int(base_url.rsplit(":", 1)[1]))
+    yield base_url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def second_node(payments_env) -> Iterator[str]:
+    """Another ASGI process on the same database and Redis (the multi-node shape)."""
+    server, base_url = start_asgi_server(payments_env)
+    yield base_url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def payments_worker(payments_env) -> Iterator[ManagedProcess]:
+    """A real Celery worker consuming this session's payments queue."""
+    from config.health import live_workers
+
+    name = f"payments-{os.getpid()}"
+    args = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+        "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"{name}@%h",
+        "-Q", payments_env["PAYMENTS_TASK_QUEUE"],
+    ]  # fmt: skip
+    worker = ManagedProcess(args, payments_env, f"celery-{name}.log")
+
+    def ready() -> bool:
+        if not worker.alive():
+            raise RuntimeError(f"Celery worker exited:\n{worker.output()}")
+        return any(worker_name.startswith(f"{name}@") for worker_name in live_workers())
+
+    wait_until(ready, timeout=60, what="the payments worker's heartbeat")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def shop(world, payments_server, settings):
+    """Tenants A and B can take payments, each with an online terminal; the gateway → sandbox."""
+    settings.WECHATPAY_READ_TIMEOUT_MS = 700  # below the sandbox's no-answer hold
+    ready_merchant(world.a, "a")
+    ready_merchant(world.b, "b")
+    world.a.terminal = online_terminal(world.a)
+    world.b.terminal = online_terminal(world.b)
+    with sandbox(payments_server):
+        yield world
+
+
+@pytest.fixture
+def merchant_api(shop) -> APIClient:
+    """Tenant A's merchant system, with an API key."""
+    _key, raw = api_key_create(
+        actor=Principal.system("tests"), merchant=shop.a.merchant, name="till"
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    return client
+
+
+@pytest.fixture
+def login():
+    """An API client signed in as `user` (a session, as the dashboards use)."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make

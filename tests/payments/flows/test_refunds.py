@@ -1,0 +1,77 @@
+"""Refunds: partial, full, over-refund, followed with refundquery; who may refund."""
+
+import pytest
+
+from payments.models import Payment, Refund
+from tests.payments import helpers as codes
+from tests.payments.flows.drive import settle_refund
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def paid(shop, merchant_api) -> Payment:
+    body = {"terminal": shop.a.terminal.pk, "amount_fen": 1000, "auth_code": codes.PAID}
+    response = merchant_api.post("/api/v1/payments/", body, format="json")
+    assert response.json()["state"] == "succeeded"
+    return Payment.objects.get(pk=response.json()["id"])
+
+
+def refund(api, payment, amount_fen, **headers):
+    return api.post(f"/api/v1/payments/{payment.pk}/refunds/", {"amount_fen": amount_fen},
+                    format="json", **headers)  # fmt: skip
+
+
+def test_a_partial_refund_is_accepted_then_succeeds(merchant_api, paid):
+    response = refund(merchant_api, paid, 300)
+    assert response.status_code == 201, response.json()
+    assert response.json()["state"] == "processing"
+    row = Refund.objects.get(pk=response.json()["id"])
+    assert settle_refund(row) == ["query_refund"]
+    row.refresh_from_db()
+    paid.refresh_from_db()
+    assert row.state == "succeeded" and row.refund_id
+    assert (paid.refunded_fen, paid.refundable_fen) == (300, 700)
+
+
+def test_refunds_up_to_the_full_amount_then_no_more(merchant_api, paid):
+    assert refund(merchant_api, paid, 400).status_code == 201
+    assert refund(merchant_api, paid, 600).status_code == 201
+    over = refund(merchant_api, paid, 1)
+    assert over.status_code == 400
+    assert over.json()["error"]["code"] == "refund_exceeds_payment"
+    assert over.json()["error"]["refundable_fen"] == 0
+    for row in Refund.objects.filter(payment=paid):
+        settle_refund(row)
+    paid.refresh_from_db()
+    assert paid.refunded_fen == 1000
+
+
+def test_an_over_refund_is_refused_and_changes_nothing(merchant_api, paid):
+    response = refund(merchant_api, paid, 1001)
+    assert response.status_code == 400
+    assert not Refund.objects.exists()
+    paid.refresh_from_db()
+    assert paid.refund_reserved_fen == 0
+
+
+def test_an_unpaid_payment_cannot_be_refunded(shop, merchant_api):
+    body = {"terminal": shop.a.terminal.pk, "amount_fen": 1000, "auth_code": codes.NOTENOUGH}
+    failed = merchant_api.post("/api/v1/payments/", body, format="json").json()
+    response = merchant_api.post(f"/api/v1/payments/{failed['id']}/refunds/",
+                                 {"amount_fen": 1}, format="json")  # fmt: skip
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payment_not_refundable"
+
+
+def test_a_cashier_cannot_refund(shop, paid, login):
+    client = login(shop.a.cashier)
+    assert refund(client, paid, 100).status_code == 403
+    assert not Refund.objects.exists()
+
+
+def test_a_merchant_manager_refunds_and_the_refund_lists(shop, paid, login):
+    client = login(shop.a.manager)
+    assert refund(client, paid, 100).status_code == 201
+    listed = client.get(f"/api/v1/refunds/?payment={paid.pk}").json()["results"]
+    assert [r["amount_fen"] for r in listed] == [100]
