@@ -8,5 +8,4 @@ urlpatterns = [
     path("me/", WhoAmIView.as_view(), name="me"),
     path("", include("tenancy.api.urls")),
     path("", include("payments.urls")),
-    path("", include("payments.urls")),
 ]

@@ -6,7 +6,6 @@ from django.urls import path
 from config.consumers import PingConsumer
 from dashboards.consumers import DashboardConsumer
 from payments.consumers import TillConsumer
-from payments.consumers import TillConsumer
 from terminals.consumers import TerminalConsumer
 
 
@@ -22,7 +21,6 @@ def websocket_application() -> URLRouter:
             path("ws/ping/", for_browsers(PingConsumer)),
             path("ws/dashboard/", for_browsers(DashboardConsumer)),
             path("ws/terminal/", TerminalConsumer.as_asgi()),
-            path("ws/payments/", for_browsers(TillConsumer)),
             path("ws/payments/", for_browsers(TillConsumer)),
         ]
     )

@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
 from payments import views as payments_views
-from payments import views as payments_views
 from payments.sandbox.urls import mount as sandbox_mount
 
 urlpatterns = [
@@ -15,7 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
     path("", include("dashboards.urls")),
-    path("payments/wechatpay/notify", payments_views.wechatpay_notify, name="wechatpay-notify"),
     path("payments/wechatpay/notify", payments_views.wechatpay_notify, name="wechatpay-notify"),
 ]
 urlpatterns += sandbox_mount()  # the WeChat Pay sandbox provider, outside production
