@@ -4,6 +4,7 @@ The sandbox plays the honest provider; this one plays what the sandbox must neve
 unsigned, truncated, slow answers), so the client's refusals are tested over real HTTP.
 """
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +27,13 @@ Script = Callable[[dict[str, str]], Reply]
 
 
 @contextmanager
-def scripted_provider(script: Script) -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """Serve `script` on a free port; yield the base URL and the requests received."""
+def scripted_provider(
+    script: Script, *, tls: ssl.SSLContext | None = None
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """Serve `script` on a free port; yield the base URL and the requests received.
+
+    With `tls`, serve HTTPS and note in each request's "client_cert" whether one was presented.
+    """
     received: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,6 +45,8 @@ def scripted_provider(script: Script) -> Iterator[tuple[str, list[dict[str, str]
             except xmlcodec.XmlError:
                 fields = {"raw": body.decode(errors="replace")}
             fields["path"] = self.path
+            if tls:
+                fields["client_cert"] = "yes" if self.connection.getpeercert() else "no"
             received.append(fields)
             reply = script(fields)
             if reply.delay:
@@ -58,10 +66,13 @@ def scripted_provider(script: Script) -> Iterator[tuple[str, list[dict[str, str]
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
+        scheme = "https" if tls else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}", received
     finally:
         server.shutdown()
         server.server_close()

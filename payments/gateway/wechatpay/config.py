@@ -18,6 +18,8 @@ class WeChatPayConfig:
     # Client certificate for /secapi/ (PEM pair); the service provider's serves all sub-merchants.
     cert_path: str | None = None
     key_path: str | None = None
+    # CA bundle to verify the provider's server certificate; None: the system's (certifi).
+    ca_bundle: str | None = None
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     notify_url: str = ""
@@ -43,6 +45,7 @@ def config_from_settings() -> WeChatPayConfig:
         sign_type=SignType(settings.WECHATPAY_SIGN_TYPE),
         cert_path=settings.WECHATPAY_CERT_PATH or None,
         key_path=settings.WECHATPAY_KEY_PATH or None,
+        ca_bundle=settings.WECHATPAY_CA_BUNDLE or None,
         connect_timeout=settings.WECHATPAY_CONNECT_TIMEOUT_MS / 1000,
         read_timeout=settings.WECHATPAY_READ_TIMEOUT_MS / 1000,
         notify_url=settings.WECHATPAY_NOTIFY_URL,

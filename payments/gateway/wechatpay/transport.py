@@ -1,9 +1,21 @@
 """HTTP for the provider: pooled clients, explicit timeouts, the client certificate on /secapi/."""
 
+import ssl
+
+import certifi
 import httpx
 
 from payments.gateway.errors import GatewayUnavailable
 from payments.gateway.wechatpay.config import WeChatPayConfig
+
+
+def _tls(config: WeChatPayConfig, *, client_cert: bool = False) -> ssl.SSLContext:
+    """Verify the provider's certificate; present ours (mutual TLS) only on the secapi paths."""
+    context = ssl.create_default_context(cafile=config.ca_bundle or certifi.where())
+    if client_cert:
+        # Loading at startup makes a wrong path or a mismatched key fail at once, not mid-refund.
+        context.load_cert_chain(config.cert_path, config.key_path)
+    return context
 
 
 class Transport:
@@ -20,11 +32,11 @@ class Transport:
         )
         # Redirects are never followed: a redirect or a login page is not the provider's answer.
         options = {"timeout": timeout, "limits": limits, "follow_redirects": False}
-        self._plain = httpx.Client(transport=transport, **options)
+        self._plain = httpx.Client(transport=transport, verify=_tls(config), **options)
         self._secure = self._plain
         if config.cert_path:
             self._secure = httpx.Client(
-                transport=transport, cert=(config.cert_path, config.key_path), **options
+                transport=transport, verify=_tls(config, client_cert=True), **options
             )
 
     def post(self, path: str, body: bytes, *, secure: bool) -> httpx.Response:
