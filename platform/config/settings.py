@@ -225,6 +225,36 @@ WECHATPAY_CONNECT_TIMEOUT_MS = env_int("WECHATPAY_CONNECT_TIMEOUT_MS", 3000, min
 WECHATPAY_READ_TIMEOUT_MS = env_int("WECHATPAY_READ_TIMEOUT_MS", 10000, minimum=100)
 WECHATPAY_NOTIFY_URL = env_str("WECHATPAY_NOTIFY_URL", "")
 
+# --- Payments (payments/, docs/api.md "Payments") -----------------------------------------------
+
+PAYMENTS_MAX_AMOUNT_FEN = env_int("PAYMENTS_MAX_AMOUNT_FEN", 5_000_000, minimum=1)  # 50,000 yuan
+PAYMENTS_CLIENT_IP = env_str("PAYMENTS_CLIENT_IP", "127.0.0.1")  # spbill_create_ip
+# Where the provider posts native-order notifications; empty: WECHATPAY_NOTIFY_URL.
+PAYMENTS_NOTIFY_URL = env_str("PAYMENTS_NOTIFY_URL", "")
+# Overrides of payments.schedule.Schedule (seconds); the reference's values by default.
+PAYMENTS_SCHEDULE: dict = {}
+# "countdown": tasks sent after commit with a countdown, the dispatcher only sweeps rows overdue
+# by PAYMENTS_SWEEP_GRACE; "poller": the dispatcher alone claims every due row (docs/performance.md).
+PAYMENTS_FOLLOW_UP_MODE = env_choice("PAYMENTS_FOLLOW_UP_MODE", "countdown", ("countdown", "poller"))
+PAYMENTS_SWEEP_GRACE = env_int("PAYMENTS_SWEEP_GRACE", 15, minimum=0)
+PAYMENTS_DISPATCH_SECONDS = float(env_int("PAYMENTS_DISPATCH_MS", 1000, minimum=50)) / 1000
+PAYMENTS_DISPATCH_BATCH = env_int("PAYMENTS_DISPATCH_BATCH", 1000, minimum=1)
+PAYMENTS_FOLLOW_UP_LEASE = env_int("PAYMENTS_FOLLOW_UP_LEASE", 60, minimum=5)
+PAYMENTS_RECORD_LAG = env_bool("PAYMENTS_RECORD_LAG", default=False)
+# The queue of the follow-up tasks: a deployment may give payments workers of their own.
+PAYMENTS_TASK_QUEUE = env_str("PAYMENTS_TASK_QUEUE", "celery")
+IDEMPOTENCY_KEY_TTL = 24 * 3600
+IDEMPOTENCY_LOCK_SECONDS = 60
+CELERY_BEAT_SCHEDULE["payments.due_dispatch"] = {
+    "task": "payments.due_dispatch",
+    "schedule": PAYMENTS_DISPATCH_SECONDS,
+    "options": {"expires": max(PAYMENTS_DISPATCH_SECONDS, 1.0)},
+}
+CELERY_BEAT_SCHEDULE["payments.idempotency_keys_purge"] = {
+    "task": "payments.idempotency_keys_purge",
+    "schedule": 3600.0,
+}
+
 # --- Django ---------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -374,6 +404,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
+        # One line per task received and succeeded drowns everything else at a 1-second beat;
+        # failures are still logged (at ERROR) by celery.app.trace.
+        "celery.app.trace": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
+        "celery.worker.strategy": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },
 }
 
