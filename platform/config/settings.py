@@ -235,7 +235,9 @@ PAYMENTS_NOTIFY_URL = env_str("PAYMENTS_NOTIFY_URL", "")
 PAYMENTS_SCHEDULE: dict = {}
 # "countdown": tasks sent after commit with a countdown, the dispatcher only sweeps rows overdue
 # by PAYMENTS_SWEEP_GRACE; "poller": the dispatcher alone claims every due row (docs/performance.md).
-PAYMENTS_FOLLOW_UP_MODE = env_choice("PAYMENTS_FOLLOW_UP_MODE", "countdown", ("countdown", "poller"))
+PAYMENTS_FOLLOW_UP_MODE = env_choice(
+    "PAYMENTS_FOLLOW_UP_MODE", "countdown", ("countdown", "poller")
+)
 PAYMENTS_SWEEP_GRACE = env_int("PAYMENTS_SWEEP_GRACE", 15, minimum=0)
 PAYMENTS_DISPATCH_SECONDS = float(env_int("PAYMENTS_DISPATCH_MS", 1000, minimum=50)) / 1000
 PAYMENTS_DISPATCH_BATCH = env_int("PAYMENTS_DISPATCH_BATCH", 1000, minimum=1)
