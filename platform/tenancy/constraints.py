@@ -7,7 +7,10 @@ bug in a service could file a store of enterprise A under a merchant of enterpri
 scoping decision that trusts `enterprise_id` would be wrong. Other apps use it the same way:
 
     from tenancy.constraints import tenant_foreign_key
-    operations = [tenant_foreign_key("terminals_terminal", "store_id", "tenancy_store")]
+    operations = [
+        tenant_foreign_key("terminals_terminal", "store_id", "tenancy_store"),
+        enterprise_id_immutable("terminals_terminal"),
+    ]
 """
 
 from django.db import migrations
@@ -37,4 +40,23 @@ def append_only(table: str) -> migrations.RunSQL:
             f"FOR EACH ROW EXECUTE FUNCTION {function}();"
         ),
         reverse_sql=f'DROP TRIGGER {function} ON "{table}"; DROP FUNCTION {function}();',
+    )
+
+
+# Created once by tenancy's migration 0003; every tenant table's trigger calls it.
+IMMUTABLE_ENTERPRISE_FUNCTION = "shouyin_enterprise_id_immutable"
+
+
+def enterprise_id_immutable(table: str) -> migrations.RunSQL:
+    """Return a migration operation that makes the database refuse changing a row's enterprise.
+
+    Depend on ("tenancy", "0003_enterprise_id_immutable") to use it from another app.
+    """
+    trigger = f"{table}_enterprise_id_immutable"[:63]
+    return migrations.RunSQL(
+        sql=(
+            f'CREATE TRIGGER "{trigger}" BEFORE UPDATE OF enterprise_id ON "{table}" '
+            f"FOR EACH ROW EXECUTE FUNCTION {IMMUTABLE_ENTERPRISE_FUNCTION}();"
+        ),
+        reverse_sql=f'DROP TRIGGER "{trigger}" ON "{table}";',
     )

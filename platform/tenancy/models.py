@@ -342,6 +342,17 @@ class Invitation(EnterpriseOwned):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(role__in=["enterprise_admin", "auditor"], merchant__isnull=True)
+                    & Q(store__isnull=True)
+                )
+                | Q(role="merchant_manager", merchant__isnull=False, store__isnull=True)
+                | Q(role="cashier", store__isnull=False, merchant__isnull=True),
+                name="invitation_role_matches_target",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} as {self.get_role_display()}"

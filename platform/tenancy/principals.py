@@ -67,6 +67,11 @@ class Principal:
         return cls(kind=PrincipalKind.SYSTEM, label=f"system: {reason}", reason=reason)
 
     @classmethod
+    def anonymous(cls, label: str) -> Principal:
+        """Nobody signed in (a failed login, for the audit log): sees nothing."""
+        return cls(kind=PrincipalKind.USER, label=label)
+
+    @classmethod
     def for_user(cls, user) -> Principal:
         """Build the principal of a signed-in user from the staff profile and memberships."""
         from tenancy.models import Membership, StaffProfile

@@ -50,3 +50,13 @@ def test_login_hands_out_the_csrf_cookie_that_session_writes_need(world):
     token = response.cookies["csrftoken"].value
     assert client.post("/api/v1/auth/logout/").status_code == 403
     assert client.post("/api/v1/auth/logout/", HTTP_X_CSRFTOKEN=token).status_code == 204
+
+
+def test_failed_logins_are_audited_without_the_password(world, api):
+    from tenancy.models import AuditEntry
+
+    attempt(api, world.a.cashier.username, "hunter2-guess")
+    entry = AuditEntry.objects.get(action="user.login_failed")
+    assert world.a.cashier.username in entry.actor_label
+    assert entry.actor_user_id is None
+    assert "hunter2-guess" not in str(entry.metadata) + entry.actor_label

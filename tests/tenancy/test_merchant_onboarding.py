@@ -165,3 +165,13 @@ def test_merchant_list_query_count_does_not_grow_with_rows(
     client = api(world.a.admin)
     with django_assert_max_num_queries(8):
         assert client.get("/api/v1/merchants/").status_code == 200
+
+
+def test_filtering_by_a_foreign_or_missing_id_looks_the_same(world, api):
+    client = api(world.a.admin)
+    foreign = client.get(f"/api/v1/merchants/?enterprise={world.b.enterprise.pk}")
+    missing = client.get("/api/v1/merchants/?enterprise=999999999")
+    assert foreign.status_code == missing.status_code == 200
+    assert foreign.json()["results"] == missing.json()["results"] == []
+    stores = client.get(f"/api/v1/stores/?merchant={world.b.merchant.pk}")
+    assert stores.json()["results"] == []

@@ -64,3 +64,18 @@ def test_audit_rows_cannot_be_updated_or_deleted_even_in_sql(world):
     with pytest.raises(RuntimeError):
         entry.save()
     assert AuditEntry.objects.get(pk=entry.pk).action == "test.event"
+
+
+def test_a_row_cannot_move_to_another_enterprise(world):
+    with pytest.raises(Exception, match="enterprise_id cannot change"), transaction.atomic():
+        Store.objects.filter(pk=world.a.store.pk).update(enterprise=world.b.enterprise)
+    assert Store.objects.get(pk=world.a.store.pk).enterprise_id == world.a.enterprise.pk
+
+
+def test_invitation_role_must_match_its_target(world):
+    from tenancy.models import Invitation
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invitation.objects.create(
+            enterprise=world.a.enterprise, email="x@x.cn", role="cashier", token_hash="0" * 64
+        )

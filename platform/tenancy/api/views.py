@@ -5,6 +5,7 @@ runs; services then decide whether a visible row may be changed (403 if not), an
 actions answer 409 with the allowed actions when the state does not allow them.
 """
 
+import django_filters
 from django.contrib.auth import authenticate, login, logout
 from django.http import FileResponse
 from django.middleware.csrf import get_token
@@ -49,6 +50,19 @@ CONFLICT_EXAMPLE = OpenApiExample(
     },
 )
 NOT_FOUND = OpenApiResponse(description="Missing, or belongs to another tenant (same body).")
+
+
+def filterset(model, *, ids=(), fields=()):
+    """A FilterSet whose foreign-key filters take plain ids.
+
+    django-filter's default for a foreign key validates the id against every row of the related
+    model, so a missing id (400) and another tenant's id (200, empty) would answer differently,
+    telling an outsider which ids exist. A plain number filter on the scoped queryset answers
+    both with an empty page.
+    """
+    attrs = {name: django_filters.NumberFilter(field_name=f"{name}_id") for name in ids}
+    attrs["Meta"] = type("Meta", (), {"model": model, "fields": list(fields)})
+    return type(f"{model.__name__}FilterSet", (django_filters.FilterSet,), attrs)
 
 
 def validated(serializer_class, request, view) -> dict:
@@ -154,7 +168,9 @@ class MerchantViewSet(
     scoped_model = Merchant
     serializer_class = s.MerchantOut
     target_name = "merchant"
-    filterset_fields = ["enterprise", "onboarding_state", "category"]
+    filterset_class = filterset(
+        Merchant, ids=["enterprise"], fields=["onboarding_state", "category"]
+    )
     search_fields = ["name", "sub_mch_id"]
     ordering_fields = ["id", "name", "created_at", "onboarding_state"]
 
@@ -236,7 +252,7 @@ class MerchantViewSet(
 class StoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     scoped_model = Store
     serializer_class = s.StoreOut
-    filterset_fields = ["merchant", "city", "status"]
+    filterset_class = filterset(Store, ids=["merchant"], fields=["city", "status"])
     search_fields = ["name", "address", "city"]
     ordering_fields = ["id", "name", "city", "created_at"]
 
@@ -267,7 +283,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
     scoped_model = MerchantDocument
     serializer_class = s.DocumentOut
     parser_classes = [MultiPartParser, JSONParser]
-    filterset_fields = ["merchant", "kind"]
+    filterset_class = filterset(MerchantDocument, ids=["merchant"], fields=["kind"])
     ordering_fields = ["id", "created_at"]
 
     @extend_schema(request={"multipart/form-data": s.DocumentIn}, responses={201: s.DocumentOut})
@@ -300,7 +316,9 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
     scoped_model = Membership
     serializer_class = s.MembershipOut
-    filterset_fields = ["enterprise", "role", "merchant", "store"]
+    filterset_class = filterset(
+        Membership, ids=["enterprise", "merchant", "store", "user"], fields=["role"]
+    )
     search_fields = ["user__username", "user__email"]
     ordering_fields = ["id", "created_at"]
 
@@ -315,7 +333,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     scoped_model = Invitation
     serializer_class = s.InvitationOut
-    filterset_fields = ["enterprise", "role"]
+    filterset_class = filterset(Invitation, ids=["enterprise"], fields=["role"])
     search_fields = ["email"]
     ordering_fields = ["id", "created_at", "expires_at"]
 
@@ -350,7 +368,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
     scoped_model = ApiKey
     serializer_class = s.ApiKeyOut
-    filterset_fields = ["merchant"]
+    filterset_class = filterset(ApiKey, ids=["merchant"])
     search_fields = ["name", "prefix"]
     ordering_fields = ["id", "created_at", "last_used_at"]
 
@@ -374,7 +392,11 @@ class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
     scoped_model = AuditEntry
     serializer_class = s.AuditEntryOut
-    filterset_fields = ["enterprise", "action", "actor_kind", "target_type", "target_id"]
+    filterset_class = filterset(
+        AuditEntry,
+        ids=["enterprise", "actor_user"],
+        fields=["action", "actor_kind", "target_type", "target_id", "request_id"],
+    )
     search_fields = ["action", "actor_label", "reason"]
     ordering_fields = ["created_at", "id"]
 
@@ -394,6 +416,11 @@ class LoginView(APIView):
         data = validated(s.LoginIn, request, self)
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
+            audit_record(
+                actor=Principal.anonymous(f"login attempt as {data['username'][:100]}"),
+                action="user.login_failed",
+                metadata={"address": request.META.get("REMOTE_ADDR", "")},
+            )
             body = error_body("invalid_credentials", "Wrong username or password.")
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         login(request, user)
