@@ -62,7 +62,8 @@ class NodeRouter:
             await self._started.wait()
             return
         self._starting = True
-        self.channel = await get_channel_layer().new_channel("terminals.node.")
+        # The default prefix: channels_redis serves all process-local channels from one list.
+        self.channel = await get_channel_layer().new_channel()
         self._tasks = [
             asyncio.create_task(self._receive_loop(), name="terminals-node-receive"),
             asyncio.create_task(self._flush_loop(), name="terminals-presence-flush"),

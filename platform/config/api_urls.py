@@ -7,5 +7,6 @@ from config.api_views import WhoAmIView
 urlpatterns = [
     path("me/", WhoAmIView.as_view(), name="me"),
     path("", include("tenancy.api.urls")),
+    path("", include("terminals.api.urls")),
     path("", include("payments.urls")),
 ]

@@ -44,8 +44,12 @@ def ensure_login(username: str, *, superuser: bool = False, email: str = "") -> 
 @transaction.atomic
 def load_demo_world() -> list[DemoLogin]:
     from tenancy.demo import load_tenancy_demo
+    from terminals.demo import register_demo_terminals
 
-    return [
+    logins = [
         DemoLogin(DEMO_OPS_USERNAME, ensure_login(DEMO_OPS_USERNAME, superuser=True), "ops admin"),
         *load_tenancy_demo(),
     ]
+    # A production batch in stock; the simulator (Procfile) assigns, activates and runs some.
+    register_demo_terminals(24)
+    return logins

@@ -157,13 +157,9 @@ def _close_assignment(terminal: Terminal, actor, reason: str) -> None:
 @transaction.atomic
 def terminal_assign(*, actor, terminal_id: int, store_id: int, reason: str = "") -> Assigned:
     """Assign an allocated terminal to a store of its enterprise and issue its activation code."""
-    from tenancy.models import Store
-
     (terminal,) = _lock([terminal_id])
     _require_manager(actor, terminal)
-    store = Store.objects.get(pk=store_id)
-    if store.enterprise_id != terminal.enterprise_id:
-        raise ApiError("The store belongs to another enterprise.", code="store_mismatch")
+    store = _store_of(terminal, store_id)
     move(
         terminal,
         action="assign",
@@ -184,13 +180,9 @@ def terminal_reassign(*, actor, terminal_id: int, store_id: int, reason: str = "
     The device keeps its credentials; its live connection is closed so that it checks in again
     and picks up the new store.
     """
-    from tenancy.models import Store
-
     (terminal,) = _lock([terminal_id])
     _require_manager(actor, terminal)
-    store = Store.objects.get(pk=store_id)
-    if store.enterprise_id != terminal.enterprise_id:
-        raise ApiError("The store belongs to another enterprise.", code="store_mismatch")
+    store = _store_of(terminal, store_id)
     if store.pk == terminal.store_id:
         raise Conflict("The terminal is already at this store.")
     _announce(terminal)
@@ -216,6 +208,20 @@ _CREDENTIAL_FIELDS = [
     "credentials_revoked_at",
     "activated_at",
 ]
+
+
+def _store_of(terminal: Terminal, store_id: int):
+    """The store, if it belongs to the terminal's enterprise; missing and foreign read alike."""
+    from tenancy.models import Store
+
+    store = Store.objects.filter(pk=store_id, enterprise_id=terminal.enterprise_id).first()
+    if store is None:
+        raise ApiError(
+            "The request has invalid fields.",
+            code="validation_error",
+            detail={"fields": {"store": ["Store does not exist."]}},
+        )
+    return store
 
 
 def _revoke(terminal: Terminal) -> None:
@@ -402,3 +408,12 @@ def terminal_apply_rotated_key(*, terminal_id: int, stored_key: str) -> bool:
     terminal.credentials_issued_at = timezone.now()
     terminal.save(update_fields=_CREDENTIAL_FIELDS)
     return True
+
+
+def terminal_rotate_secret(*, actor, terminal_id: int):
+    """Ask the device for a new secret (a `rotate_secret` command); enterprise admins and ops."""
+    from terminals.services.commands import command_send
+
+    terminal = Terminal.objects.get(pk=terminal_id)
+    _require_manager(actor, terminal)
+    return command_send(terminal_id=terminal_id, kind="rotate_secret", actor=actor)

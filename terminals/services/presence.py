@@ -68,7 +68,8 @@ def presence_flush(*, now: float | None = None) -> int:
     Returns the number of terminals whose presence state changed. Idempotent: running it twice
     writes the same values and announces nothing new.
     """
-    now = now or time.time()
+    started = time.time()
+    now = now or started
     events_flush()
     client = presence.client()
     cursor = float(client.get(presence.CURSOR_KEY) or 0)
@@ -107,7 +108,7 @@ def presence_flush(*, now: float | None = None) -> int:
         for terminal, _, verdict in moved:
             _announce(terminal, verdict)
     presence.forget([tid for tid in changed if tid not in live_hashes])
-    client.set(presence.CURSOR_KEY, now)
+    client.set(presence.CURSOR_KEY, started)
     return len(moved)
 
 

@@ -1,11 +1,13 @@
 """The device websocket through Channels' WebsocketCommunicator, on the real routing and Redis."""
 
 import json
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from config.asgi import application
 from tenancy.principals import Principal
@@ -75,7 +77,27 @@ class Device:
 
 
 def run(scenario):
-    async_to_sync(scenario)()
+    """Run an async scenario on a thread of its own.
+
+    A session fixture elsewhere (Playwright's sync API) may leave an event loop running in the
+    main thread, where async_to_sync refuses to run. The scenario's database calls then use that
+    thread's connection, which is why these tests are transactional.
+    """
+    failures = []
+
+    def target():
+        try:
+            async_to_sync(scenario)()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 # --- authentication ----------------------------------------------------------------------------
