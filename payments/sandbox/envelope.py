@@ -12,6 +12,8 @@ from payments.gateway.wechatpay import xmlcodec
 from payments.gateway.wechatpay.signing import SignType, sign, sign_type_of, verify
 from payments.sandbox.account import SandboxAccount
 
+REQUIRED = ("appid", "mch_id", "nonce_str", "sign")
+
 
 class ProtocolFailure(Exception):
     """Answer return_code=FAIL with this return_msg."""
@@ -61,7 +63,9 @@ def protocol_failure(message: str) -> bytes:
     return xmlcodec.encode({"return_code": "FAIL", "return_msg": message})
 
 
-def open_request(method: str, body: bytes, account: SandboxAccount) -> Request:
+def open_request(
+    method: str, body: bytes, account: SandboxAccount, *, needs_appid: bool = True
+) -> Request:
     """Check method, encoding, XML, merchant and signature; raise ProtocolFailure otherwise."""
     if method != "POST":
         raise ProtocolFailure("请使用post方法")
@@ -75,12 +79,13 @@ def open_request(method: str, body: bytes, account: SandboxAccount) -> Request:
         fields = xmlcodec.decode(body)
     except xmlcodec.XmlError:
         raise ProtocolFailure("XML格式错误") from None
-    for name in ("appid", "mch_id", "nonce_str", "sign"):
+    # getsignkey is the one request without an appid.
+    for name in REQUIRED if needs_appid else REQUIRED[1:]:
         if not fields.get(name):
             raise ProtocolFailure(f"缺少参数{name}")
     if fields["mch_id"] != account.mch_id:
         raise ProtocolFailure("商户号mch_id不存在")
-    if fields["appid"] != account.appid:
+    if fields.get("appid", account.appid) != account.appid:
         raise ProtocolFailure("appid和mch_id不匹配")
     try:
         sign_type = sign_type_of(fields.get("sign_type"))

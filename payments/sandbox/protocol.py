@@ -31,12 +31,17 @@ HANDLERS = {
 
 def handle(endpoint: str, method: str, body: bytes) -> Answer:
     sandbox = account()
+    if endpoint == "report":
+        # 交易保障 reports (the Java SDK sends them unasked): accepted and ignored.
+        return Answer(xmlcodec.encode({"return_code": "SUCCESS", "result_code": "SUCCESS"}))
     try:
-        request = open_request(method, body, sandbox)
+        request = open_request(method, body, sandbox, needs_appid=endpoint != "getsignkey")
     except ProtocolFailure as exc:
         return Answer(protocol_failure(str(exc)))
     if endpoint == "downloadbill":
         return download_bill(request, sandbox)
+    if endpoint == "getsignkey":
+        return sign_key(request, sandbox)
     try:
         _check_sub_merchant(request, sandbox)
         outcome = HANDLERS[endpoint](request)
@@ -84,3 +89,14 @@ def download_bill(request: Request, sandbox: SandboxAccount) -> Answer:
     if request.get("tar_type") == "GZIP":
         return Answer(gzip.compress(text.encode()), content_type="application/x-gzip")
     return Answer(text.encode(), content_type="text/plain; charset=utf-8")
+
+
+def sign_key(request: Request, sandbox: SandboxAccount) -> Answer:
+    """The old SDK sandbox handshake: the sandbox signs with the dev key itself (public)."""
+    fields = {
+        "return_code": "SUCCESS",
+        "return_msg": "ok",
+        "mch_id": sandbox.mch_id,
+        "sandbox_signkey": sandbox.api_key,
+    }
+    return Answer(xmlcodec.encode(fields))

@@ -29,6 +29,9 @@ urlpatterns = [
         for route, name in PROVIDER_PATHS.items()
     ),
     path("sandboxnew/pay/refund", views.provider_endpoint("refund")),
+    path("sandboxnew/pay/getsignkey", views.provider_endpoint("getsignkey")),
+    path("payitil/report", views.provider_endpoint("report")),
+    path("sandboxnew/payitil/report", views.provider_endpoint("report")),
     path("control/scan", views.scan, name="scan"),
     path("control/bill-adjustments", views.bill_adjustments, name="bill-adjustments"),
 ]

@@ -27,7 +27,6 @@ from payments.gateway.types import (
     Bill,
     BillType,
     CloseOrderResult,
-    MicropayOutcome,
     MicropayRequest,
     MicropayResult,
     NativeOrderRequest,
@@ -39,7 +38,6 @@ from payments.gateway.types import (
     RefundResult,
     ReverseResult,
     SubMerchant,
-    TradeState,
 )
 from payments.gateway.wechatpay import answers, bills, notifications, xmlcodec
 from payments.gateway.wechatpay.config import WeChatPayConfig
@@ -107,14 +105,14 @@ class WeChatPayClient:
         base["sign"] = sign(base, self.config.api_key, self.config.sign_type)
         return base
 
-    def _call(
+    def _exchange(
         self,
         endpoint: Endpoint,
         merchant: SubMerchant | None,
         fields: dict,
-        read: Callable[[dict[str, str]], T],
+        handle: Callable[[httpx.Response, dict[str, str], CallRecord], T],
     ) -> T:
-        """Send, accept and read one call; the record notes any error, reading included."""
+        """Sign and send one call, hand its answer to `handle`; record it whatever happens."""
         request = self._request_fields(merchant, fields)
         record = CallRecord(endpoint=endpoint.name, request_fields=redact(request), latency_ms=0)
         started = time.perf_counter()
@@ -123,7 +121,7 @@ class WeChatPayClient:
                 endpoint.path, xmlcodec.encode(request), secure=endpoint.secure
             )
             record.http_status = response.status_code
-            return read(self._accept(response, request, record))
+            return handle(response, request, record)
         except GatewayError as exc:
             record.error = type(exc).__name__
             raise
@@ -131,6 +129,21 @@ class WeChatPayClient:
             record.latency_ms = round((time.perf_counter() - started) * 1000)
             if self._recorder:
                 self._recorder(record)
+
+    def _call(
+        self,
+        endpoint: Endpoint,
+        merchant: SubMerchant | None,
+        fields: dict,
+        read: Callable[[dict[str, str]], T],
+    ) -> T:
+        """One enveloped call: accept the answer (signature, ids), then read its fields."""
+        return self._exchange(
+            endpoint,
+            merchant,
+            fields,
+            lambda response, request, record: read(self._accept(response, request, record)),
+        )
 
     def _accept(
         self, response: httpx.Response, request: dict[str, str], record: CallRecord
@@ -288,30 +301,18 @@ class WeChatPayClient:
         gzip: bool = False,
     ) -> Bill:
         """Download and parse a day's trade bill (Beijing date); the body is not signed."""
-        request = self._request_fields(
+        return self._exchange(
+            DOWNLOADBILL,
             merchant,
             {
                 "bill_date": bill_date.strftime("%Y%m%d"),
                 "bill_type": bill_type.value,
                 "tar_type": "GZIP" if gzip else None,
             },
+            lambda response, _, record: bills.bill_from_response(
+                response, bill_date, bill_type, record
+            ),
         )
-        record = CallRecord(
-            endpoint=DOWNLOADBILL.name, request_fields=redact(request), latency_ms=0
-        )
-        started = time.perf_counter()
-        try:
-            response = self._http.post(DOWNLOADBILL.path, xmlcodec.encode(request), secure=False)
-            record.http_status = response.status_code
-            bill = bills.bill_from_response(response, bill_date, bill_type, record)
-            return bill
-        except GatewayError as exc:
-            record.error = type(exc).__name__
-            raise
-        finally:
-            record.latency_ms = round((time.perf_counter() - started) * 1000)
-            if self._recorder:
-                self._recorder(record)
 
     # --- Notifications ----------------------------------------------------------------------------
 
@@ -320,6 +321,3 @@ class WeChatPayClient:
 
     def notification_ack(self, *, ok: bool = True, message: str = "OK") -> bytes:
         return notifications.ack(ok=ok, message=message)
-
-
-__all__ = ["MicropayOutcome", "TradeState", "WeChatPayClient"]

@@ -114,3 +114,22 @@ def test_a_staff_session_needs_its_csrf_token(django_user_model):
     staff = Client(enforce_csrf_checks=True)
     staff.force_login(django_user_model.objects.create_user("ops2", is_staff=True))
     assert staff.post(url, body, content_type="application/json").status_code == 403
+
+
+def test_the_old_sandbox_sign_key_handshake_answers_the_dev_key():
+    fields = {"mch_id": settings.SANDBOX_WECHATPAY_MCH_ID, "nonce_str": "abc"}
+    answer = post("/sandbox/wechatpay/sandboxnew/pay/getsignkey", signed(fields))
+    assert (answer["return_code"], answer["sandbox_signkey"]) == ("SUCCESS", KEY)
+
+
+def test_a_request_without_appid_is_refused_outside_the_handshake():
+    fields = request_fields(suffix="A1")
+    del fields["appid"]
+    assert post(MICROPAY, signed(fields))["return_msg"] == "缺少参数appid"
+
+
+def test_transaction_reports_are_accepted():
+    answer = post(
+        "/sandbox/wechatpay/payitil/report", b"<xml><interface_url>x</interface_url></xml>"
+    )
+    assert answer["return_code"] == "SUCCESS"
