@@ -83,12 +83,26 @@ class TransitionMixin:
         return Response(self.get_serializer(result).data)
 
 
-def transition_schema(input_class=None, output=None):
+def transition_schema(input_class=None, output=None, example: dict | None = None):
+    examples = [CONFLICT_EXAMPLE]
+    if example is not None:
+        examples.append(OpenApiExample("Request", value=example, request_only=True))
     return extend_schema(
         request=input_class,
         responses={200: output, 403: None, 404: NOT_FOUND, 409: None},
-        examples=[CONFLICT_EXAMPLE],
+        examples=examples,
     )
+
+
+TRIAL_TERMS_EXAMPLE = {
+    "trial_starts_on": "2026-12-01",
+    "trial_ends_on": "2027-02-28",
+    "terminal_quota": 20,
+    "reason": "Pilot in 3 Shanghai stores",
+}
+FIELD_REASONS_EXAMPLE = {
+    "reasons": [{"field": "legal_rep_id_number", "reason": "Does not match the ID scan."}]
+}
 
 
 class EnterpriseViewSet(
@@ -124,12 +138,14 @@ class EnterpriseViewSet(
     def submit(self, request, pk=None):
         return self.transition(enterprises.enterprise_submit)
 
-    @transition_schema(s.EnterpriseApproveIn, s.EnterpriseOut)
+    @transition_schema(s.EnterpriseApproveIn, s.EnterpriseOut, TRIAL_TERMS_EXAMPLE)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self.transition(enterprises.enterprise_approve, s.EnterpriseApproveIn)
 
-    @transition_schema(s.EnterpriseRejectIn, s.EnterpriseOut)
+    @transition_schema(
+        s.EnterpriseRejectIn, s.EnterpriseOut, {"reasons": ["The business licence has expired."]}
+    )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self.transition(enterprises.enterprise_reject, s.EnterpriseRejectIn)
@@ -203,7 +219,7 @@ class MerchantViewSet(
     def submit(self, request, pk=None):
         return self.transition(merchants.merchant_submit)
 
-    @transition_schema(s.MerchantReasonsIn, s.MerchantOut)
+    @transition_schema(s.MerchantReasonsIn, s.MerchantOut, FIELD_REASONS_EXAMPLE)
     @action(detail=True, methods=["post"], url_path="request-changes")
     def request_changes(self, request, pk=None):
         return self.transition(merchants.merchant_request_changes, s.MerchantReasonsIn)
@@ -213,7 +229,7 @@ class MerchantViewSet(
     def start_audit(self, request, pk=None):
         return self.transition(merchants.merchant_start_audit)
 
-    @transition_schema(s.MerchantReasonsIn, s.MerchantOut)
+    @transition_schema(s.MerchantReasonsIn, s.MerchantOut, FIELD_REASONS_EXAMPLE)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self.transition(merchants.merchant_reject, s.MerchantReasonsIn)
@@ -233,7 +249,7 @@ class MerchantViewSet(
     def start_signing(self, request, pk=None):
         return self.transition(merchants.merchant_start_signing)
 
-    @transition_schema(s.MerchantFinishIn, s.MerchantOut)
+    @transition_schema(s.MerchantFinishIn, s.MerchantOut, {"sub_mch_id": "1900000109"})
     @action(detail=True, methods=["post"])
     def finish(self, request, pk=None):
         return self.transition(merchants.merchant_finish, s.MerchantFinishIn)

@@ -73,7 +73,7 @@ def merchant_update(*, actor: Principal, merchant: Merchant, data: dict[str, Any
     _require_manager(actor, merchant)
     merchant = _locked(merchant)
     if merchant.onboarding_state not in EDITABLE_ONBOARDING_STATES:
-        raise merchant_machine_error(merchant, "edit")
+        raise _not_editable(merchant, "edit")
     values = {k: v for k, v in data.items() if k in APPLICATION_FIELDS}
     changes = diff(merchant, values)
     if changes:
@@ -85,7 +85,7 @@ def merchant_update(*, actor: Principal, merchant: Merchant, data: dict[str, Any
     return merchant
 
 
-def merchant_machine_error(merchant: Merchant, action: str):
+def _not_editable(merchant: Merchant, action: str):
     from tenancy.statemachine import IllegalTransition
 
     state = merchant.onboarding_state
