@@ -146,11 +146,40 @@ def _reasons(data) -> list[str]:
     return [line.strip() for line in data["reasons"].splitlines() if line.strip()]
 
 
+class EnterpriseInviteForm(forms.ModelForm):
+    admin_email = forms.EmailField(help_text="The first enterprise admin; gets the invitation.")
+
+    class Meta:
+        model = Enterprise
+        fields = ["legal_name", "display_name", "contact_name", "contact_phone"]
+
+
 @admin.register(Enterprise)
 class EnterpriseAdmin(OpsReadOnlyAdmin):
+    """Adding an enterprise here invites it (enterprise_invite); nothing else is saved by form."""
+
     list_display = ["display_name", "legal_name", "state", "trial_ends_on", "terminal_quota"]
     list_filter = ["state"]
     search_fields = ["legal_name", "display_name", "credit_code"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        principal = principal_from_request(request)
+        return principal is not None and principal.is_ops_admin
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = EnterpriseInviteForm
+            kwargs["fields"] = [*EnterpriseInviteForm.Meta.fields, "admin_email"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            raise PermissionDenied("Enterprises change through their lifecycle actions.")
+        data = {name: form.cleaned_data[name] for name in form.fields}
+        enterprise, _ = enterprises.enterprise_invite(actor=principal_from_request(request), **data)
+        obj.pk = enterprise.pk
+        obj._state.adding = False
+
     actions = [
         form_action(
             "Approve into a trial",

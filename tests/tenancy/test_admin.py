@@ -81,3 +81,26 @@ def test_tenant_users_cannot_open_the_admin(world):
     world.a.admin.save(update_fields=["is_staff"])
     client.force_login(world.a.admin)
     assert client.get("/admin/tenancy/enterprise/").status_code == 403
+
+
+def test_adding_an_enterprise_in_the_admin_invites_it(
+    world, ops_browser, mailoutbox, django_capture_on_commit_callbacks
+):
+    form = {
+        "legal_name": "Ningbo Bakery Co., Ltd.",
+        "display_name": "Ningbo Bakery",
+        "contact_name": "Chen",
+        "contact_phone": "0574-1234",
+        "admin_email": "boss@bakery.cn",
+    }
+    assert (
+        ops_browser("ops_reviewer").post("/admin/tenancy/enterprise/add/", form).status_code == 403
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ops_browser("ops_admin").post("/admin/tenancy/enterprise/add/", form)
+    assert response.status_code == 302
+    enterprise = Enterprise.objects.get(display_name="Ningbo Bakery")
+    assert enterprise.state == "invited"
+    assert AuditEntry.objects.filter(action="enterprise.invite", target_id=str(enterprise.pk))
+    (message,) = mailoutbox
+    assert message.to == ["boss@bakery.cn"]
