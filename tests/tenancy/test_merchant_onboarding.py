@@ -175,3 +175,20 @@ def test_filtering_by_a_foreign_or_missing_id_looks_the_same(world, api):
     assert foreign.json()["results"] == missing.json()["results"] == []
     stores = client.get(f"/api/v1/stores/?merchant={world.b.merchant.pk}")
     assert stores.json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["enterprises", "merchants", "stores", "documents", "memberships", "invitations", "api-keys",
+     "audit-log"],
+)  # fmt: skip
+def test_list_query_counts_are_bounded(world, api, django_assert_max_num_queries, path):
+    from tests.tenancy.factories import MembershipFactory, StoreFactory, UserFactory
+
+    StoreFactory.create_batch(4, merchant=world.a.merchant)
+    for _ in range(4):
+        MembershipFactory(user=UserFactory(), enterprise=world.a.enterprise, role="auditor")
+    client = api(world.a.admin)
+    client.get("/api/v1/me/")  # warm the session
+    with django_assert_max_num_queries(8):
+        assert client.get(f"/api/v1/{path}/").status_code == 200
