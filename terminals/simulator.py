@@ -5,6 +5,7 @@ from the server side except the credential helpers a device team would reimpleme
 """
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -75,8 +76,12 @@ class SimDevice:
         flakiness: Flakiness | None = None,
         heartbeat: float | None = None,
         rng: random.Random | None = None,
+        scan_code: str | None = None,
+        scan_delay: float = 1.5,
     ):
         self.ws_url = ws_url
+        # Payments hook: answer a payment prompt by scanning this code after scan_delay seconds.
+        self.scan_code, self.scan_delay = scan_code, scan_delay
         self.profile = profile
         self.stats = stats or Stats()
         self.flaky = flakiness or Flakiness()
@@ -193,6 +198,28 @@ class SimDevice:
             await asyncio.sleep(self.flaky.slow_ack_seconds)
         await self.send(ack)
         self.stats.acks += 1
+        scanned = self.__dict__.setdefault("_scanned", set())
+        if self.scan_code and command_id not in scanned and self._is_payment_prompt(frame):
+            scanned.add(command_id)
+            asyncio.get_running_loop().call_later(
+                self.scan_delay, lambda: asyncio.ensure_future(self._scan(frame))
+            )
+
+    # --- payments hook: a cashier scanning the customer's code (payments registers `scan`) ----
+
+    @staticmethod
+    def _is_payment_prompt(frame: dict) -> bool:
+        payload = frame.get("payload") or {}
+        return (
+            frame["type"] == "display" and bool(payload.get("amount_fen")) and "qr" not in payload
+        )
+
+    async def _scan(self, frame: dict) -> None:
+        amount = frame["payload"]["amount_fen"]
+        # Disconnected meanwhile: the payment's prompt expires on its own.
+        with contextlib.suppress(websockets.WebSocketException):
+            await self.send({"type": "scan", "v": 1, "id": new_message_id(),
+                             "code": self.scan_code, "amount_fen": amount})  # fmt: skip
 
     async def close(self) -> None:
         if self.ws is not None:

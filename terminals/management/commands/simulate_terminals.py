@@ -56,6 +56,13 @@ class Command(BaseCommand):
         parser.add_argument("--lost-acks", type=float, default=0.0)
         parser.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until ^C")
         parser.add_argument("--seed", type=int, default=1)
+        # Payments hook: the code a simulated cashier scans when a payment prompt shows.
+        parser.add_argument(
+            "--scan-code",
+            default="134500000000000001",
+            help="test payment code scanned at a prompt (docs/sandbox.md); '' off",
+        )
+        parser.add_argument("--scan-delay", type=float, default=1.5)
 
     def handle(self, *args, **options):
         profiles = self._profiles(options)
@@ -97,6 +104,8 @@ class Command(BaseCommand):
                 flakiness=flaky,
                 heartbeat=options["heartbeat"],
                 rng=random.Random(options["seed"] + n),
+                scan_code=options["scan_code"] or None,
+                scan_delay=options["scan_delay"],
             )
             for n, (profile, _) in enumerate(profiles)
         ]

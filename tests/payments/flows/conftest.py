@@ -4,12 +4,13 @@ import os
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
 from tenancy.principals import Principal
 from tenancy.services.api_keys import api_key_create
-from tests.conftest import ManagedProcess, free_port, start_asgi_server, wait_until
+from tests.conftest import ManagedProcess, free_port, wait_until
 from tests.payments.helpers import online_terminal, ready_merchant, sandbox
 
 # The sandbox answers at once in these runs: "later" is reached by making a follow-up due, never
@@ -19,6 +20,31 @@ SANDBOX_ENV = {
     "SANDBOX_WECHATPAY_REFUND_MS": "0",
     "SANDBOX_WECHATPAY_NO_ANSWER_MS": "1500",
 }
+
+
+def start_server(env: dict[str, str], port: int) -> ManagedProcess:
+    """tests.conftest.start_asgi_server with a longer start-up allowance: on a loaded 2-core
+    machine importing the platform alone can take half a minute."""
+    args = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--lifespan", "off", "--ws", "websockets-sansio", "--no-access-log",
+    ]  # fmt: skip
+    server = ManagedProcess(args, env, f"asgi-{port}.log")
+
+    def healthy() -> bool:
+        if not server.alive():
+            raise RuntimeError(f"ASGI server exited:\n{server.output()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=120, what="the ASGI server to answer /healthz")
+    except TimeoutError:
+        server.stop()
+        raise
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +66,7 @@ def payments_env(live_env) -> dict[str, str]:
 def payments_server(payments_env) -> Iterator[str]:
     """A uvicorn process serving the platform and the sandbox provider; yields its base URL."""
     base_url = payments_env["BASE_URL"]
-    server, _ = start_asgi_server(payments_env, port=int(base_url.rsplit(":", 1)[1]))
+    server = start_server(payments_env, int(base_url.rsplit(":", 1)[1]))
     yield base_url
     server.stop()
 
@@ -48,14 +74,15 @@ def payments_server(payments_env) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def second_node(payments_env) -> Iterator[str]:
     """Another ASGI process on the same database and Redis (the multi-node shape)."""
-    server, base_url = start_asgi_server(payments_env)
-    yield base_url
+    port = free_port()
+    server = start_server(payments_env, port)
+    yield f"http://127.0.0.1:{port}"
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def payments_worker(payments_env) -> Iterator[ManagedProcess]:
-    """A real Celery worker consuming this session's payments queue."""
+    """A real Celery worker (with beat) consuming this session's payments queue."""
     from config.health import live_workers
 
     name = f"payments-{os.getpid()}"
@@ -63,6 +90,8 @@ def payments_worker(payments_env) -> Iterator[ManagedProcess]:
         sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"{name}@%h",
         "-Q", payments_env["PAYMENTS_TASK_QUEUE"],
+        # Its own beat: the dispatcher claims due follow-ups every 250 ms (the default mode).
+        "--beat", "--schedule", f"/tmp/payments-beat-{os.getpid()}",
     ]  # fmt: skip
     worker = ManagedProcess(args, payments_env, f"celery-{name}.log")
 
@@ -71,7 +100,7 @@ def payments_worker(payments_env) -> Iterator[ManagedProcess]:
             raise RuntimeError(f"Celery worker exited:\n{worker.output()}")
         return any(worker_name.startswith(f"{name}@") for worker_name in live_workers())
 
-    wait_until(ready, timeout=60, what="the payments worker's heartbeat")
+    wait_until(ready, timeout=120, what="the payments worker's heartbeat")
     yield worker
     worker.stop()
 

@@ -42,10 +42,21 @@ def test_the_sweep_resumes_a_payment_whose_chain_was_lost(shop, merchant_api):
     assert payment.state == "succeeded"
 
 
-def test_the_sweep_leaves_rows_that_are_due_but_not_overdue(shop, merchant_api):
+def test_the_poller_sends_a_row_as_soon_as_it_is_due(shop, merchant_api, settings):
+    settings.PAYMENTS_FOLLOW_UP_MODE = "poller"
+    payment = paying(shop, merchant_api)
+    assert follow_ups.due_dispatch() == 0  # first query due in 5 s
+    make_due(payment)
+    assert follow_ups.due_dispatch() == 1
+
+
+def test_in_countdown_mode_the_sweep_leaves_rows_due_but_not_overdue(shop, merchant_api, settings):
+    settings.PAYMENTS_FOLLOW_UP_MODE = "countdown"
     payment = paying(shop, merchant_api)
     make_due(payment)  # due now: its countdown task is on its way
     assert follow_ups.due_dispatch() == 0
+    overdue(payment)
+    assert follow_ups.due_dispatch() == 1
 
 
 def test_a_worker_that_died_mid_action_is_recovered_after_its_lease(shop, merchant_api):
@@ -77,7 +88,7 @@ def test_a_task_for_a_vanished_payment_does_nothing(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_polling_to_success_through_a_real_worker(world, payments_server, payments_worker):
-    """The API answers USERPAYING; the worker's countdown task queries and finds it paid."""
+    """The API answers USERPAYING; beat's dispatcher and the worker query and find it paid."""
     ready_merchant(world.a, "a")
     terminal = online_terminal(world.a)
     _key, raw = api_key_create(actor=Principal.system("t"), merchant=world.a.merchant, name="k")

@@ -9,7 +9,6 @@ till's own websocket. Another tenant's till cannot subscribe to the terminal.
 import asyncio
 import json
 import time
-import uuid
 
 import httpx
 import pytest
@@ -27,21 +26,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 class PayingDevice(SimDevice):
-    """A device whose cashier scans `code` when the customer screen shows an amount to pay."""
+    """The simulator's device, scanning `code` at a payment prompt; it keeps the results shown."""
 
     def __init__(self, *args, code: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.code = code
+        super().__init__(*args, scan_code=code, scan_delay=0.05, **kwargs)
         self.results: asyncio.Queue = asyncio.Queue()
 
     async def on_command(self, frame: dict) -> None:
         await super().on_command(frame)
-        payload = frame["payload"]
-        if frame["type"] == "display" and payload.get("amount_fen") and not payload.get("qr"):
-            await self.send({"type": "scan", "v": 1, "id": uuid.uuid4().hex, "code": self.code,
-                             "amount_fen": payload["amount_fen"]})  # fmt: skip
-        elif frame["type"] == "payment_result":
-            await self.results.put(payload)
+        if frame["type"] == "payment_result":
+            await self.results.put(frame["payload"])
 
 
 def _online(terminal_id: int) -> bool:

@@ -1,0 +1,379 @@
+"""Payments benchmarks: end-to-end micropay at N concurrent tills, and follow-up schedule lag.
+
+    SHOUYIN_VAR_DIR=/tmp/shouyin-payments-bench .venv/bin/python tests/bench/bench_payments.py e2e \
+        [--seconds 20] [--tills 50]
+    SHOUYIN_VAR_DIR=/tmp/shouyin-payments-bench .venv/bin/python tests/bench/bench_payments.py lag \
+        [--pending 10000] [--seconds 40] [--mode countdown|poller]
+
+`e2e`: one platform process and one standalone sandbox process (`manage.py sandbox_provider`) on
+the embedded PostgreSQL and Redis; N tills, each on its own online terminal, POST
+/api/v1/payments/ with a fresh paying code (paid at once) and an Idempotency-Key, back to back.
+The baseline, measured in the same run: the same N-way concurrency calling the sandbox's
+micropay directly with the platform's own client (the bare provider round trip).
+
+`lag`: N payments pending in USERPAYING (the sandbox's "never confirms" code), due for
+orderquery every 5 s on the reference schedule, followed by a Celery worker; every follow-up
+records how late it ran against its due time. `--mode` picks countdown tasks or the SKIP LOCKED
+poller (beat every 250 ms). Prints p50 / p99 lag and the follow-ups per second achieved.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from tests.bench.loadgen import Sample  # noqa: E402
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], env: dict, health: str | None) -> subprocess.Popen:
+    name = "-".join(a for a in args[:5] if a.isalnum() or a == "sandbox_provider")
+    log = open(f"/tmp/bench-payments-{name}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while health and time.monotonic() < deadline:
+        try:
+            if httpx.post(health, timeout=1).status_code < 500:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    if health:
+        process.kill()
+        raise RuntimeError(f"{args} did not start")
+    return process
+
+
+def base_env(**extra: str) -> dict:
+    return {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL,
+            "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **extra}  # fmt: skip
+
+
+def fresh_code() -> str:
+    return "14" + "".join(secrets.choice("0123456789") for _ in range(16))
+
+
+# --- World -------------------------------------------------------------------------------------
+
+
+def bench_world(tills: int):
+    """A trial enterprise with a finished merchant, a store, `tills` online terminals, a key."""
+    from tenancy.models import Enterprise, Merchant, Store
+    from tenancy.principals import Principal
+    from tenancy.services.api_keys import api_key_create
+    from terminals import presence
+
+    enterprise = Enterprise.objects.create(
+        legal_name="Bench Co", display_name=f"Bench {secrets.token_hex(3)}", state="trial",
+        trial_starts_on="2026-01-01", trial_ends_on="2099-01-01", terminal_quota=tills + 10,
+    )  # fmt: skip
+    # sub_mch_id is unique: take the third sandbox sub-merchant over from an earlier run.
+    Merchant.objects.filter(sub_mch_id="1900000111").update(
+        sub_mch_id=None, onboarding_state="canceled"
+    )
+    # Encrypted fields get values: an empty one is stored in clear and cannot be read back.
+    merchant = Merchant.objects.create(enterprise=enterprise, name="Bench merchant",
+                                       onboarding_state="finished", sub_mch_id="1900000111",
+                                       settlement_account_number="6222020200112345678",
+                                       legal_rep_id_number="110101199003070000")  # fmt: skip
+    store = Store.objects.create(enterprise=enterprise, merchant=merchant, name="Bench store",
+                                 city="Shanghai")  # fmt: skip
+
+    terminals = bulk_terminals(tills, merchant, store)
+    for terminal in terminals:
+        presence.client().hset(presence.presence_key(terminal.pk), mapping={
+            "connected": "1", "last_seen": str(time.time() + 3600), "interval": "3600"})  # fmt: skip
+    _key, raw = api_key_create(actor=Principal.system("bench"), merchant=merchant, name="bench")
+    return merchant, terminals, raw
+
+
+# --- e2e ---------------------------------------------------------------------------------------
+
+
+async def till_loop(client, terminal_id, key, stop_at, sample) -> None:
+    while time.monotonic() < stop_at:
+        body = {"terminal": terminal_id, "amount_fen": 1, "auth_code": fresh_code()}
+        started = time.perf_counter()
+        try:
+            response = await client.post(
+                "/api/v1/payments/", json=body,
+                headers={"Authorization": f"Api-Key {key}", "Idempotency-Key": secrets.token_hex(16)},
+            )  # fmt: skip
+            ok = response.status_code == 201 and response.json()["state"] == "succeeded"
+            if not ok and sample.errors < 3:
+                print(
+                    "error:",
+                    response.status_code,
+                    response.text[response.text.find('<pre class="exception_value">') :][:400],
+                    file=sys.stderr,
+                )
+        except httpx.HTTPError as exc:
+            ok = False
+            if sample.errors < 3:
+                print("error:", repr(exc), file=sys.stderr)
+        if ok:
+            sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+        else:
+            sample.errors += 1
+
+
+async def e2e_load(base_url, terminals, key, seconds) -> Sample:
+    sample = Sample()
+    limits = httpx.Limits(max_connections=len(terminals), max_keepalive_connections=len(terminals))
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        started = time.monotonic()
+        stop_at = started + seconds
+        await asyncio.gather(*(till_loop(client, t.pk, key, stop_at, sample) for t in terminals))
+        sample.elapsed_s = time.monotonic() - started
+    return sample
+
+
+def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
+    """The bare provider round trip: micropay straight to the sandbox with the platform's client."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from payments.gateway.types import MicropayRequest, SubMerchant
+    from payments.gateway.wechatpay.client import WeChatPayClient
+    from payments.gateway.wechatpay.config import config_from_settings
+    from payments.services.numbers import new_out_trade_no
+
+    config = config_from_settings()
+    client = WeChatPayClient(
+        type(config)(**{**{f: getattr(config, f) for f in config.__dataclass_fields__},
+                        "base_url": sandbox_url}), recorder=None,
+    )  # fmt: skip
+    sample = Sample()
+    stop_at = time.monotonic() + seconds
+
+    def loop() -> None:
+        while time.monotonic() < stop_at:
+            request = MicropayRequest(
+                merchant=SubMerchant("1900000111"), out_trade_no=new_out_trade_no(),
+                total_fee=1, body="bench", auth_code=fresh_code(), spbill_create_ip="127.0.0.1",
+            )  # fmt: skip
+            started = time.perf_counter()
+            try:
+                client.micropay(request)
+                sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+            except Exception:
+                sample.errors += 1
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(tills) as pool:
+        for _ in range(tills):
+            pool.submit(loop)
+    sample.elapsed_s = time.monotonic() - started
+    return sample
+
+
+def run_e2e(seconds: float, tills: int) -> None:
+    _merchant, terminals, key = bench_world(tills)
+    sandbox_port, web_port = free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    sandbox = start(["manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{sandbox_port}"],
+                    base_env(), f"{sandbox_url}/pay/orderquery")  # fmt: skip
+    web_url = f"http://127.0.0.1:{web_port}"
+    web = start(
+        ["-m", "uvicorn", "config.asgi:application", "--lifespan", "off", "--no-access-log",
+         "--host", "127.0.0.1", "--port", str(web_port)],
+        base_env(WECHATPAY_BASE_URL=sandbox_url), None,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{web_url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        baseline = sandbox_baseline(sandbox_url, tills, seconds)
+        e2e = asyncio.run(e2e_load(web_url, terminals, key, seconds))
+    finally:
+        web.terminate()
+        sandbox.terminate()
+    print(json.dumps({"tills": tills, "seconds": seconds,
+                      "sandbox_micropay_direct": baseline.summary(),
+                      "platform_api_end_to_end": e2e.summary(),
+                      "ratio_rate": round(e2e.rate / baseline.rate, 2) if baseline.rate else None},
+                     indent=2))  # fmt: skip
+
+
+# --- lag ---------------------------------------------------------------------------------------
+
+
+def bulk_terminals(count: int, merchant, store) -> list:
+    """`count` active terminals in one store, inserted in bulk (the bench needs rows, not devices)."""
+    from terminals.models import Terminal
+    from tests.terminals.factories import b1s
+
+    tag = secrets.token_hex(2).upper()
+    rows = [
+        Terminal(serial=f"WST01-{tag}{n:07d}", bluetooth_name=f"WST01-{n % 10000:04d}",
+                 hardware_model=b1s(), state="active", enterprise_id=merchant.enterprise_id,
+                 merchant=merchant, store=store)
+        for n in range(count)
+    ]  # fmt: skip
+    return Terminal.objects.bulk_create(rows, batch_size=2000)
+
+
+def pending_payments(count: int, merchant, store) -> None:
+    """`count` payments in USERPAYING at the sandbox and paying here, due over one interval."""
+    from django.utils import timezone
+
+    from payments.models import Payment
+    from payments.sandbox.models import SandboxOrder
+    from payments.services.numbers import new_out_trade_no
+
+    terminals = bulk_terminals(count, merchant, store)
+    now = timezone.now()
+    rows, orders = [], []
+    for n, terminal in enumerate(terminals):
+        # Submitted over the last 5 s, so the polls arrive at a steady count/5 per second.
+        submitted = now - timezone.timedelta(seconds=5 * n / count)
+        number = new_out_trade_no()
+        rows.append(Payment(
+            enterprise_id=merchant.enterprise_id, merchant=merchant, store=store,
+            terminal=terminal, kind="micropay", state="paying", amount_fen=1,
+            description="bench", out_trade_no=number, sub_mch_id=merchant.sub_mch_id,
+            created_by="bench", submitted_at=submitted,
+            deadline_at=submitted + timezone.timedelta(seconds=45), follow_up="query",
+            next_check_at=submitted + timezone.timedelta(seconds=5),
+        ))  # fmt: skip
+        orders.append(SandboxOrder(
+            mch_id=settings.WECHATPAY_MCH_ID, sub_mch_id=merchant.sub_mch_id,
+            appid=settings.WECHATPAY_APPID, out_trade_no=number, trade_type="MICROPAY",
+            trade_state="USERPAYING", total_fee=1, body="bench", created_at=submitted,
+        ))  # fmt: skip
+    Payment.objects.bulk_create(rows, batch_size=2000)
+    SandboxOrder.objects.bulk_create(orders, batch_size=2000)
+
+
+def wait_for_worker(prefix: str) -> None:
+    """Wait for the worker's heartbeat: on a loaded machine it may take a while to start."""
+    from config.health import live_workers
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any(name.startswith(prefix) for name in live_workers()):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the bench worker did not start")
+
+
+def send_countdowns() -> None:
+    """What schedule_on_commit does for each row: one task per follow-up, for its due time."""
+    from django.utils import timezone
+
+    from payments import tasks
+    from payments.models import Payment
+
+    now = timezone.now()
+    for pk, due in Payment.objects.filter(follow_up="query", created_by="bench").values_list(
+        "pk", "next_check_at"
+    ):
+        tasks.payment_follow_up.apply_async(
+            (pk,), countdown=max(0.0, (due - now).total_seconds()), queue="bench-payments"
+        )
+
+
+def run_lag(count: int, seconds: float, mode: str) -> None:
+    from payments.services.follow_ups import LAG_KEY
+    from terminals.presence import client
+
+    merchant, terminals, _key = bench_world(1)
+    store = terminals[0].store
+    sandbox_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    from payments.models import Payment
+
+    # Leftovers of an earlier run would be overdue by minutes: retire them and their tasks.
+    Payment.objects.filter(created_by="bench").exclude(follow_up="").update(
+        follow_up="", next_check_at=None, state="failed"
+    )
+    client().delete(LAG_KEY, "bench-payments", "celery")
+    env = base_env(WECHATPAY_BASE_URL=sandbox_url, PAYMENTS_FOLLOW_UP_MODE=mode,
+                   PAYMENTS_RECORD_LAG="true", PAYMENTS_DISPATCH_MS="250",
+                   PAYMENTS_TASK_QUEUE="bench-payments", DATABASE_POOL_MAX="20", LOG_LEVEL="INFO")  # fmt: skip
+    sandbox = start(["manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{sandbox_port}"],
+                    env, f"{sandbox_url}/pay/orderquery")  # fmt: skip
+    worker = start(["-m", "celery", "-A", "config", "worker", "--pool", "threads",
+                    "--concurrency", "16", "-Q", "bench-payments,celery", "--loglevel", "WARNING",
+                    "--without-gossip", "--without-mingle", "--hostname", "bench-payments@%h"],
+                   env, None)  # fmt: skip
+    processes = [worker, sandbox]
+    if mode == "poller":
+        processes.append(start(["-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
+                                "-s", f"/tmp/bench-beat-{os.getpid()}"], env, None))  # fmt: skip
+    try:
+        wait_for_worker("bench-payments@")
+        pending_payments(count, merchant, store)
+        if mode == "countdown":
+            send_countdowns()
+        time.sleep(seconds)
+    finally:
+        for process in processes:
+            process.terminate()
+    lags = sorted(json.loads(item)[1] for item in client().lrange(LAG_KEY, 0, -1))
+    sample = Sample(latencies_ms=lags, elapsed_s=seconds)
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "pending": count,
+                "seconds": seconds,
+                "needed_per_s": count / 5,
+                "follow_ups": sample.summary(),
+            },
+            indent=2,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("which", choices=["e2e", "lag"])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--tills", type=int, default=50)
+    parser.add_argument("--pending", type=int, default=10_000)
+    parser.add_argument("--mode", choices=["countdown", "poller"], default="poller")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    if args.which == "e2e":
+        run_e2e(args.seconds, args.tills)
+    else:
+        run_lag(args.pending, args.seconds, args.mode)
+
+
+if __name__ == "__main__":
+    main()
