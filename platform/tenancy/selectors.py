@@ -1,6 +1,6 @@
 """Read-side functions other apps call: what may take payments, quotas, who sees what."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from tenancy.models import (
     OPERATING_ENTERPRISE_STATES,
@@ -12,24 +12,22 @@ from tenancy.models import (
 from tenancy.principals import Principal
 from tenancy.scoping import scope
 
+# The SQL form of Merchant.can_take_payments.
+TAKES_PAYMENTS = Q(
+    onboarding_state=OnboardingState.FINISHED,
+    sub_mch_id__isnull=False,
+    enterprise__state__in=OPERATING_ENTERPRISE_STATES,
+)
+
 
 def merchants_taking_payments(*, principal: Principal) -> QuerySet[Merchant]:
     """The visible merchants that can take payments now (finished and enterprise operating)."""
-    return scope(principal, Merchant).filter(
-        onboarding_state=OnboardingState.FINISHED,
-        sub_mch_id__isnull=False,
-        enterprise__state__in=OPERATING_ENTERPRISE_STATES,
-    )
+    return scope(principal, Merchant).filter(TAKES_PAYMENTS)
 
 
 def store_can_take_payments(*, store: Store) -> bool:
     """Whether a store's merchant may take payments right now (re-read from the database)."""
-    return Merchant.objects.filter(
-        pk=store.merchant_id,
-        onboarding_state=OnboardingState.FINISHED,
-        sub_mch_id__isnull=False,
-        enterprise__state__in=OPERATING_ENTERPRISE_STATES,
-    ).exists()
+    return Merchant.objects.filter(TAKES_PAYMENTS, pk=store.merchant_id).exists()
 
 
 def enterprise_terminal_quota(*, enterprise_id: int) -> int:

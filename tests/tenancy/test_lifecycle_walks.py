@@ -156,7 +156,7 @@ def draw_step(data, world) -> tuple[str, str]:
 
 
 @settings(
-    max_examples=100,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -184,3 +184,14 @@ def test_random_walks_keep_the_invariants(db, data):
             event(f"reached merchant {world['m'].onboarding_state}")
             event(f"reached enterprise {world['e'].state}")
         transaction.set_rollback(True)
+
+
+def test_merchants_taking_payments_matches_the_derived_flag(world):
+    from tenancy.models import Enterprise as E
+
+    E.objects.filter(pk=world.b.enterprise.pk).update(state="suspended", suspended_from="trial")
+    visible = selectors.merchants_taking_payments(principal=Principal.system("test"))
+    assert set(visible) == {m for m in Merchant.objects.all() if m.can_take_payments}
+    assert world.a.merchant in visible and world.b.merchant not in visible
+    assert selectors.enterprise_terminal_quota(enterprise_id=world.b.enterprise.pk) == 0
+    assert selectors.enterprise_terminal_quota(enterprise_id=world.a.enterprise.pk) == 10
