@@ -43,6 +43,7 @@ def ensure_login(username: str, *, superuser: bool = False, email: str = "") -> 
 
 @transaction.atomic
 def load_demo_world() -> list[DemoLogin]:
+    from payments.demo import load_payments_demo
     from tenancy.demo import load_tenancy_demo
     from terminals.demo import register_demo_terminals
 
@@ -52,4 +53,5 @@ def load_demo_world() -> list[DemoLogin]:
     ]
     # A production batch in stock; the simulator (Procfile) assigns, activates and runs some.
     register_demo_terminals(24)
+    load_payments_demo()  # a day of payments on a few demo terminals of finished merchants
     return logins
