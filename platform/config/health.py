@@ -5,6 +5,7 @@ may need (PostgreSQL, Redis, the channel layer, at least one live Celery worker)
 that failed, so a load balancer stops sending traffic and an operator knows where to look.
 """
 
+import asyncio
 import platform
 import time
 import uuid
@@ -54,10 +55,12 @@ def _check_channel_layer() -> None:
     layer = get_channel_layer()
 
     async def round_trip() -> None:
-        channel = await layer.new_channel("readyz.")
+        # A plain channel name, not new_channel(): process-local channels share one receive loop
+        # per layer, which a long-running consumer (the terminals node router) may own.
         token = uuid.uuid4().hex
+        channel = f"readyz.{token}"
         await layer.send(channel, {"type": "readyz.probe", "token": token})
-        message = await layer.receive(channel)
+        message = await asyncio.wait_for(layer.receive(channel), timeout=3)
         if message.get("token") != token:
             raise RuntimeError("channel layer returned a different message")
 

@@ -410,6 +410,7 @@ LOGGING = {
         # failures are still logged (at ERROR) by celery.app.trace.
         "celery.app.trace": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
         "celery.worker.strategy": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
+        "celery.beat": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
     },
 }
 

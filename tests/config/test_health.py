@@ -1,4 +1,8 @@
+import asyncio
+import threading
+
 import pytest
+from channels.layers import get_channel_layer
 from django.test import override_settings
 
 from config import embedded
@@ -52,3 +56,34 @@ def test_readyz_names_celery_when_no_worker_heartbeat(client, private_redis):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failed"] == ["celery"]
+
+
+@pytest.mark.django_db
+def test_readyz_answers_while_another_loop_receives_on_a_process_local_channel(client):
+    """The terminals node router holds the layer's receive loop for process-local channels."""
+    layer = get_channel_layer()
+    receiving, stop = threading.Event(), threading.Event()
+
+    def hold_the_receive_loop() -> None:
+        async def run() -> None:
+            channel = await layer.new_channel()
+            task = asyncio.create_task(layer.receive(channel))
+            await asyncio.sleep(0)
+            receiving.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+            task.cancel()
+
+        asyncio.run(run())
+
+    holder = threading.Thread(target=hold_the_receive_loop)
+    holder.start()
+    try:
+        assert receiving.wait(timeout=10)
+        record_worker_heartbeat("test-worker@host")
+        response = client.get("/readyz")
+    finally:
+        stop.set()
+        holder.join(timeout=10)
+
+    assert response.json()["checks"]["channel_layer"]["ok"] is True, response.json()
