@@ -229,8 +229,13 @@ WECHATPAY_NOTIFY_URL = env_str("WECHATPAY_NOTIFY_URL", "")
 
 PAYMENTS_MAX_AMOUNT_FEN = env_int("PAYMENTS_MAX_AMOUNT_FEN", 5_000_000, minimum=1)  # 50,000 yuan
 PAYMENTS_CLIENT_IP = env_str("PAYMENTS_CLIENT_IP", "127.0.0.1")  # spbill_create_ip
-# Where the provider posts native-order notifications; empty: WECHATPAY_NOTIFY_URL.
-PAYMENTS_NOTIFY_URL = env_str("PAYMENTS_NOTIFY_URL", "")
+# Where the provider posts native-order notifications (outside production: this platform).
+PAYMENTS_NOTIFY_URL = env_str(
+    "PAYMENTS_NOTIFY_URL",
+    ""
+    if PRODUCTION
+    else f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}/payments/wechatpay/notify",
+)
 # Overrides of payments.schedule.Schedule (seconds); the reference's values by default.
 PAYMENTS_SCHEDULE: dict = {}
 # "poller" (default, chosen by measurement: docs/performance.md "Payments"): beat runs the
