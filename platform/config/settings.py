@@ -383,6 +383,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field named "kind"; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentKindEnum": "tenancy.models.DocumentKind",
+        "PaymentKindEnum": "payments.models.PaymentKind",
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------------
