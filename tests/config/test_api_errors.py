@@ -60,3 +60,10 @@ def test_schema_and_swagger_ui_are_served_without_a_cdn(client):
     page = client.get("/api/docs/").content.decode()
     assert "cdn" not in page.lower()
     assert "/static/drf_spectacular_sidecar/" in page
+
+
+@pytest.mark.django_db
+def test_openapi_schema_generates_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
