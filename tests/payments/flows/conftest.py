@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -80,10 +81,27 @@ def second_node(payments_env) -> Iterator[str]:
     server.stop()
 
 
+def _private_redis(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Give the worker and its beat a Redis database of their own: the beat schedules every
+    platform task, and nothing but the payments dispatcher should run against the tests' rows.
+    (Test settings derive the Redis database from PYTEST_XDIST_WORKER.)"""
+    import redis
+
+    from config.env import redis_url_with_db, test_redis_db
+
+    index = test_redis_db() - 1
+    private = {**env, "PYTEST_XDIST_WORKER": f"gw{13 + index % 2}"}
+    url = redis_url_with_db(env["REDIS_URL"], 14 + index % 2)
+    redis.Redis.from_url(url).flushdb()
+    return private, url
+
+
 @pytest.fixture(scope="session")
 def payments_worker(payments_env) -> Iterator[ManagedProcess]:
     """A real Celery worker (with beat) consuming this session's payments queue."""
-    from config.health import live_workers
+    import redis
+
+    from config.health import WORKERS_KEY
 
     name = f"payments-{os.getpid()}"
     args = [
@@ -93,12 +111,15 @@ def payments_worker(payments_env) -> Iterator[ManagedProcess]:
         # Its own beat: the dispatcher claims due follow-ups every 250 ms (the default mode).
         "--beat", "--schedule", f"/tmp/payments-beat-{os.getpid()}",
     ]  # fmt: skip
-    worker = ManagedProcess(args, payments_env, f"celery-{name}.log")
+    env, redis_url = _private_redis(payments_env)
+    worker = ManagedProcess(args, env, f"celery-{name}.log")
+    heartbeats = redis.Redis.from_url(redis_url)
 
     def ready() -> bool:
         if not worker.alive():
             raise RuntimeError(f"Celery worker exited:\n{worker.output()}")
-        return any(worker_name.startswith(f"{name}@") for worker_name in live_workers())
+        alive = heartbeats.zrangebyscore(WORKERS_KEY, time.time() - 30, "+inf")
+        return any(worker_name.decode().startswith(f"{name}@") for worker_name in alive)
 
     wait_until(ready, timeout=120, what="the payments worker's heartbeat")
     yield worker

@@ -110,3 +110,16 @@ def test_an_invalid_code_is_refused_before_the_provider(shop, merchant_api):
     assert response.status_code == 400
     assert "auth_code" in response.json()["error"]["fields"]
     assert not Payment.objects.exists()
+
+
+def test_every_transition_is_audited_with_its_actor(shop, merchant_api):
+    payment = Payment.objects.get(
+        pk=pay(merchant_api, shop, codes.USERPAYING_THEN_PAID).json()["id"]
+    )
+    settle(payment)
+    entries = AuditEntry.objects.filter(
+        target_type="payments.payment", target_id=str(payment.pk)
+    ).order_by("created_at", "id")
+    assert [e.action for e in entries] == ["payment.create", "payment.submit", "payment.succeed"]
+    assert entries[0].actor_kind == "api_key" and entries[2].actor_kind == "system"
+    assert entries[2].metadata == {"from": "paying", "to": "succeeded"}

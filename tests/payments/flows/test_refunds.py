@@ -75,3 +75,10 @@ def test_a_merchant_manager_refunds_and_the_refund_lists(shop, paid, login):
     assert refund(client, paid, 100).status_code == 201
     listed = client.get(f"/api/v1/refunds/?payment={paid.pk}").json()["results"]
     assert [r["amount_fen"] for r in listed] == [100]
+
+
+def test_the_database_itself_refuses_reserving_more_than_was_paid(paid):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.filter(pk=paid.pk).update(refund_reserved_fen=paid.amount_fen + 1)
