@@ -22,7 +22,7 @@ from terminals import protocol as p
 from terminals.protocol import CloseCode
 from terminals.router import get_router
 from terminals.services import commands as command_services
-from terminals.services.devices import AuthRefused, device_authenticate
+from terminals.services.devices import AuthRefused, device_check_in
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
             return
         try:
-            identity, interval = await database_sync_to_async(device_authenticate)(
+            identity, interval, pending = await database_sync_to_async(device_check_in)(
                 serial=frame.serial, nonce=frame.nonce, proof=frame.proof
             )
         except AuthRefused as refused:
@@ -193,7 +193,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._refuse(refused.close_code, refused.reason)
             return
         self.auth_timer.cancel()
-        await self._admit(identity, interval)
+        await self._admit(identity, interval, pending)
 
     async def _attempt_allowed(self, serial: str) -> bool:
         key = f"{presence.PREFIX}auth:{serial}:{int(time.time() // 60)}"
@@ -203,7 +203,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         count, _ = await pipe.execute()
         return count <= settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE
 
-    async def _admit(self, identity: p.DeviceIdentity, interval: int) -> None:
+    async def _admit(self, identity: p.DeviceIdentity, interval: int, pending: list) -> None:
         self.identity, self.interval = identity, interval
         now = time.time()
         ttl = presence.presence_ttl(interval)
@@ -250,18 +250,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 },
             )
         )
-        await self._resend_pending()
+        await self._resend(pending)
 
-    async def _resend_pending(self) -> None:
-        terminal_id = self.identity.terminal_id
-        pending = await database_sync_to_async(command_services.commands_pending)(
-            terminal_id=terminal_id
-        )
+    async def _resend(self, pending: list[tuple[str, str]]) -> None:
+        """Send every command still owed (queued or unacked), oldest first; record the attempt."""
         for _, frame in pending:
             await self.send(text_data=frame)
         if pending:
             await database_sync_to_async(command_services.commands_mark_sent)(
-                terminal_id=terminal_id, command_ids=[cid for cid, _ in pending]
+                terminal_id=self.identity.terminal_id, command_ids=[cid for cid, _ in pending]
             )
 
     async def replaced(self) -> None:

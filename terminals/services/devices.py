@@ -75,3 +75,12 @@ def device_authenticate(*, serial: str, nonce: str, proof: str) -> tuple[DeviceI
         store_id=row["store_id"],
     )
     return identity, row["heartbeat_interval"]
+
+
+def device_check_in(*, serial: str, nonce: str, proof: str):
+    """Authenticate and fetch what the device is owed, in one thread hop: (identity, interval,
+    [(command id, frame)]). A reconnect storm pays one trip to the database thread per device."""
+    from terminals.services.commands import commands_pending
+
+    identity, interval = device_authenticate(serial=serial, nonce=nonce, proof=proof)
+    return identity, interval, commands_pending(terminal_id=identity.terminal_id)

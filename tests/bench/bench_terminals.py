@@ -46,13 +46,14 @@ def bench_secret(serial: str) -> str:
 # --- load generator (child processes) ------------------------------------------------------------
 
 
-async def _device(url, serial, platform, state, interval, phase):
+async def _device(url, serial, platform, state, interval, phase, gate):
     import websockets
 
     from terminals.credentials import make_proof
 
     secret = bench_secret(serial)
     while True:
+        await gate.acquire()
         try:
             ws = await websockets.connect(
                 url,
@@ -105,6 +106,8 @@ async def _device(url, serial, platform, state, interval, phase):
             state["errors"] += 1
             await asyncio.sleep(random.uniform(0, 1))
             continue
+        finally:
+            gate.release()
         state["connected"] += 1
         state["welcomed_at"].append(time.monotonic())
         try:
@@ -127,14 +130,17 @@ async def _worker_main(conn, url, serials, platform, interval, handshakes):
     raise_fd_limit()
     state = {"connected": 0, "refused": 0, "errors": 0, "codes": {}, "rtts": [], "welcomed_at": []}
     phase = {"measure": False, "storm_jitter": 1.0}
+    # At most `handshakes` connections opening at once per load process: the load generator must
+    # not drown itself (or the server's accept queue) in handshakes that then time out and retry.
+    gate = asyncio.Semaphore(handshakes)
     tasks = []
     loop = asyncio.get_running_loop()
     conn.send("ready")
     await loop.run_in_executor(None, conn.recv)  # "go"
     for serial in serials:
-        tasks.append(asyncio.create_task(_device(url, serial, platform, state, interval, phase)))
-        if len(tasks) % handshakes == 0:
-            await asyncio.sleep(0.05)  # ramp: a burst of `handshakes` at a time
+        tasks.append(
+            asyncio.create_task(_device(url, serial, platform, state, interval, phase, gate))
+        )
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command == "count":
@@ -154,7 +160,7 @@ async def _worker_main(conn, url, serials, platform, interval, handshakes):
             state["connected"] = 0
             started = time.monotonic()
             tasks = [
-                asyncio.create_task(_device(url, s, platform, state, interval, phase))
+                asyncio.create_task(_device(url, s, platform, state, interval, phase, gate))
                 for s in serials
             ]
             conn.send(started)
@@ -359,7 +365,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--heartbeat", type=float, default=30)
     parser.add_argument("--steady", type=float, default=60)
-    parser.add_argument("--handshakes", type=int, default=100)
+    parser.add_argument("--handshakes", type=int, default=50)
     parser.add_argument("--connect-timeout", type=float, default=300)
     parser.add_argument("--no-storm", dest="storm", action="store_false")
     args = parser.parse_args()
@@ -378,7 +384,7 @@ def main() -> None:
     echo = run(
         "bare ASGI echo", "tests.bench.echo_asgi:app", "/", False, serials, args, free_port()
     )
-    print(json.dumps(echo), flush=True)
+    print(json.dumps(echo), f"load average {os.getloadavg()}", flush=True)
     platform = run(
         "platform /ws/terminal/",
         "config.asgi:application",
@@ -388,7 +394,7 @@ def main() -> None:
         args,
         free_port(),
     )
-    print(json.dumps(platform), flush=True)
+    print(json.dumps(platform), f"load average {os.getloadavg()}", flush=True)
     for key in ("p50_ms", "p99_ms", "server_cpu_pct", "rss_per_conn_kb"):
         ratio = platform[key] / echo[key] if echo[key] else float("nan")
         print(f"  {key:<16} platform {platform[key]:>8}  echo {echo[key]:>8}  ratio {ratio:.2f}")
