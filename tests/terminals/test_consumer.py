@@ -11,7 +11,7 @@ from django.db import connections
 
 from config.asgi import application
 from tenancy.principals import Principal
-from terminals import credentials, presence
+from terminals import credentials, presence, protocol
 from terminals.models import CommandState, TerminalCommand
 from terminals.protocol import CloseCode
 from terminals.router import get_router
@@ -401,3 +401,47 @@ def test_secret_rotation_switches_the_stored_key(world):
     run(scenario)
     terminal.refresh_from_db()
     assert terminal.stored_key != credentials.stored_key_for(secret)
+
+
+# --- handlers registered by other apps ----------------------------------------------------------
+
+
+@pytest.fixture
+def update_status_handler():
+    calls = []
+
+    def handler(identity, frame):
+        calls.append((identity.terminal_id, frame.id, frame.state))
+
+    protocol.register_handler("update_status", handler)
+    yield calls
+    protocol.unregister_handler("update_status")
+
+
+def test_registered_handler_runs_once_per_message_id(world, update_status_handler):
+    terminal, secret = active(world.a)
+    frame = {
+        "type": "update_status",
+        "v": 1,
+        "id": "us-1",
+        "job": "job-9",
+        "state": "downloading",
+        "progress": 40,
+    }
+
+    async def scenario():
+        device = Device(terminal.serial, secret)
+        await device.login()
+        await device.send(frame)
+        assert await device.recv() == {"type": "received", "v": 1, "ref": "us-1"}
+        await device.send(frame)  # resent after a lost `received`
+        assert await device.recv() == {"type": "received", "v": 1, "ref": "us-1"}
+        await device.bye()
+
+    run(scenario)
+    assert update_status_handler == [(terminal.pk, "us-1", "downloading")]
+
+
+def test_handlers_can_only_be_registered_for_routable_types():
+    with pytest.raises(ValueError):
+        protocol.register_handler("heartbeat", lambda identity, frame: None)

@@ -132,3 +132,32 @@ def test_old_events_are_pruned(world):
     )
     assert events_prune(days=30) >= 3
     assert list(TerminalEvent.objects.filter(terminal=terminal)) == [recent]
+
+
+@pytest.mark.slow
+def test_presence_flush_task_runs_in_a_real_worker(world, celery_worker):
+    from terminals.models import Terminal
+    from terminals.tasks import presence_flush_task
+    from tests.conftest import wait_until
+
+    terminal, _ = active(world.a)
+    now = time.time()
+    presence.client().hset(
+        presence.presence_key(terminal.pk),
+        mapping={
+            "connected": "1",
+            "last_seen": now,
+            "connected_at": now,
+            "interval": 30,
+            "fw": "1.3.2",
+            "link": "usb",
+            "host": "linux",
+            "node": "node-1",
+        },
+    )
+    presence.client().zadd(presence.INDEX_KEY, {str(terminal.pk): now})
+    presence_flush_task.delay()
+    wait_until(
+        lambda: Terminal.objects.filter(pk=terminal.pk, presence=Presence.ONLINE).exists(),
+        what="the worker to flush presence",
+    )
