@@ -1,5 +1,6 @@
 """Payments test helpers: merchants that can take payments, online terminals, the sandbox."""
 
+import secrets
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -11,8 +12,6 @@ from payments.models import Payment
 from terminals import presence
 from tests.terminals.factories import active
 
-# Sub-merchants the sandbox knows (SANDBOX_WECHATPAY_SUB_MCH_IDS).
-SUB_MCH_IDS = {"a": "1900000109", "b": "1900000110"}
 # Test payment codes (docs/sandbox.md).
 PAID = "134500000000000001"
 USERPAYING_THEN_PAID = "134500000000000002"
@@ -26,8 +25,6 @@ INVALID_PREFIX = "999999999999999999"
 
 def fresh_code() -> str:
     """A valid payment code never used before (real-format codes are single-use)."""
-    import secrets
-
     return "14" + "".join(secrets.choice("0123456789") for _ in range(16))
 
 
@@ -35,9 +32,14 @@ INVALID = INVALID_PREFIX
 
 
 def ready_merchant(tenant, tag: str) -> None:
-    """Finish the tenant's merchant onboarding with a sandbox sub_mch_id."""
+    """Finish the tenant's merchant onboarding with a sub_mch_id of its own.
+
+    The sandbox accepts any sub_mch_id (SANDBOX_WECHATPAY_STRICT_SUB_MCH is off in tests); a
+    fresh one per test cannot collide with rows another process left in the test database.
+    """
+    sub_mch_id = f"{'191' if tag == 'b' else '190'}{secrets.randbelow(10**7):07d}"
     type(tenant.merchant).objects.filter(pk=tenant.merchant.pk).update(
-        onboarding_state="finished", sub_mch_id=SUB_MCH_IDS[tag]
+        onboarding_state="finished", sub_mch_id=sub_mch_id
     )
     tenant.merchant.refresh_from_db()
 
