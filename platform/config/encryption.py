@@ -61,7 +61,8 @@ class EncryptedTextField(models.TextField):
     """
 
     def from_db_value(self, value, expression, connection):
-        return None if value is None else decrypt(value)
+        # Empty stays empty (get_prep_value stores "" as is): nothing to hide in it.
+        return value if value in (None, "") else decrypt(value)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

@@ -64,7 +64,9 @@ def test_celery_beat_starts_and_imports_the_schedule(live_env, tmp_path):
     )  # fmt: skip
     try:
         wait_until(
-            lambda: "beat: Starting" in beat.output() or not beat.alive(), what="beat to start"
+            # The banner's configuration lines print once the app and its settings have loaded.
+            lambda: ". scheduler ->" in beat.output() or not beat.alive(),
+            what="beat to start",
         )
         assert beat.alive(), beat.output()
     finally:
