@@ -25,9 +25,11 @@ def private_redis(tmp_path):
     layers = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
     }
+    state = {"dir": tmp_path / "redis", "port": port, "process": process}
     with override_settings(REDIS_URL=url, CHANNEL_LAYERS=layers):
-        yield {"dir": tmp_path / "redis", "port": port, "process": process}
-    embedded.stop_redis_process(embedded.RedisProcess(pid=process.pid, port=port))
+        yield state
+    # The test may have restarted it: stop whichever process runs now.
+    embedded.stop_redis_process(state["process"])
 
 
 @pytest.mark.django_db

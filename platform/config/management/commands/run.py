@@ -83,6 +83,8 @@ class Command(BaseCommand):
             "HOST": host,
             "PORT": str(port),
             "PYTHONUNBUFFERED": "1",
+            # One ASGI process per core (DESIGN.md "Scale-out"); set WEB_CONCURRENCY to change it.
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", str(min(os.cpu_count() or 1, 4))),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         manager = Manager(Printer(sys.stdout))
