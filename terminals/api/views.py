@@ -45,6 +45,11 @@ class TerminalFilter(django_filters.FilterSet):
     host_os = django_filters.ChoiceFilter(
         choices=[("linux", "linux"), ("windows", "windows"), ("android", "android")]
     )
+    # Plain id filters: django-filter's default foreign-key filters validate the id against the
+    # whole table, so a missing id (400) and another tenant's id (an empty page) would differ.
+    enterprise = django_filters.NumberFilter(field_name="enterprise_id")
+    merchant = django_filters.NumberFilter(field_name="merchant_id")
+    store = django_filters.NumberFilter(field_name="store_id")
 
     class Meta:
         model = Terminal

@@ -37,6 +37,22 @@ def test_fleet_list_filters_and_searches(world, django_assert_max_num_queries):
     assert row["presence"]["state"] == "offline" and row["presence"]["heartbeat_interval"] == 30
 
 
+def test_filtering_by_a_foreign_or_a_missing_id_answers_alike(world):
+    """A filter must not tell another tenant's ids from ids that do not exist."""
+    active(world.b)
+    client = client_for(world.a.admin)
+    url = reverse("terminal-list")
+    for field, foreign in [
+        ("enterprise", world.b.enterprise.pk),
+        ("merchant", world.b.merchant.pk),
+        ("store", world.b.store.pk),
+    ]:
+        foreign_answer = client.get(url, {field: foreign})
+        missing_answer = client.get(url, {field: 987654321})
+        assert foreign_answer.status_code == missing_answer.status_code == 200
+        assert foreign_answer.json()["count"] == missing_answer.json()["count"] == 0
+
+
 def test_fleet_summary_counts_what_the_caller_sees(world):
     active(world.a)
     assigned(world.a)
