@@ -128,6 +128,12 @@ def command_ack(
         uuid.UUID(command_id)
     except ValueError:
         return None
+    # The StoredKey a device reports after rotate_secret is a login verifier: apply it, never
+    # keep it in the command row, which the command history API shows.
+    result = dict(result or {})
+    stored_key = result.pop("stored_key", None)
+    if stored_key is not None:
+        result["stored_key_reported"] = True
     updated = TerminalCommand.objects.filter(
         Q(state__in=[CommandState.QUEUED, CommandState.SENT]),
         terminal_id=terminal_id,
@@ -140,15 +146,14 @@ def command_ack(
     )
     command = TerminalCommand.objects.filter(terminal_id=terminal_id, pk=command_id).first()
     if updated and command is not None:
-        _after_ack(command)
+        _after_ack(command, stored_key)
     return command
 
 
-def _after_ack(command: TerminalCommand) -> None:
+def _after_ack(command: TerminalCommand, stored_key: object = None) -> None:
     if command.kind == "rotate_secret" and command.state == CommandState.ACKED:
         from terminals.services.fleet import terminal_apply_rotated_key
 
-        stored_key = (command.result or {}).get("stored_key", "")
         if isinstance(stored_key, str) and len(stored_key) == 64:
             terminal_apply_rotated_key(terminal_id=command.terminal_id, stored_key=stored_key)
     live.publish(

@@ -401,6 +401,10 @@ def test_secret_rotation_switches_the_stored_key(world):
     run(scenario)
     terminal.refresh_from_db()
     assert terminal.stored_key != credentials.stored_key_for(secret)
+    # The verifier the device reported is applied, never kept where the command history shows it.
+    rotation = terminal.commands.get(kind="rotate_secret")
+    assert "stored_key" not in (rotation.result or {})
+    assert terminal.stored_key not in json.dumps(rotation.result)
 
 
 # --- handlers registered by other apps ----------------------------------------------------------
