@@ -103,8 +103,9 @@ def refund_create(
                      changes={"amount_fen": [None, amount_fen]},
                      metadata={"payment": payment.pk})  # fmt: skip
         events.refund_changed_on_commit(refund)
-    follow_ups.claim(Refund, refund.pk)  # this request sends it; the dispatcher is the backstop
-    refund_submit(refund.pk)
+    # This request sends it unless the dispatcher claimed it first; the dispatcher is the backstop.
+    if follow_ups.claim(Refund, refund.pk) is not None:
+        refund_submit(refund.pk)
     refund.refresh_from_db()
     return refund
 
