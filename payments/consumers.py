@@ -89,7 +89,20 @@ class TillConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def payment_updated(self, event) -> None:
-        await self.send_json(event)
+        if _may_see(self.principal, event):
+            await self.send_json(event)
 
     async def refund_updated(self, event) -> None:
-        await self.send_json(event)
+        if _may_see(self.principal, event):
+            await self.send_json(event)
+
+
+def _may_see(principal: Principal, event: dict) -> bool:
+    """Check every event, not only the subscription: a terminal can move to another merchant's
+    store while a till stays subscribed to it."""
+    return (
+        principal.sees_every_tenant
+        or event.get("enterprise_id") in principal.enterprise_ids
+        or event.get("merchant_id") in principal.merchant_ids
+        or event.get("store_id") in principal.store_ids
+    )

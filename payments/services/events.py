@@ -38,6 +38,7 @@ def payment_message(payment: Payment) -> dict:
         "terminal_id": payment.terminal_id,
         "store_id": payment.store_id,
         "merchant_id": payment.merchant_id,
+        "enterprise_id": payment.enterprise_id,
         "err_code": payment.err_code,
     }
 
@@ -51,6 +52,7 @@ def refund_message(refund: Refund) -> dict:
         "amount_fen": refund.amount_fen,
         "store_id": refund.store_id,
         "merchant_id": refund.merchant_id,
+        "enterprise_id": refund.enterprise_id,
     }
 
 
