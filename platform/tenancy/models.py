@@ -416,6 +416,7 @@ class MerchantDocument(EnterpriseOwned):
     """A KYC document. Stored with Django's storage API; served only through the scoped API."""
 
     scope_fields = {"enterprise": "enterprise_id", "merchant": "merchant_id"}
+    hidden_from_api_keys = True  # KYC material: people only, never merchant systems
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=30, choices=DocumentKind.choices)

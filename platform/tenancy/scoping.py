@@ -62,6 +62,9 @@ def scope_filter(principal: Principal, model: type[models.Model]) -> Q:
     if unknown:
         raise ScopeError(f"{model.__name__}.scope_fields has unknown levels {sorted(unknown)}")
     condition = Q(pk__in=[])
+    if getattr(model, "hidden_from_api_keys", False) and principal.kind == "api_key":
+        # A merchant system takes payments; it has no business with e.g. KYC documents.
+        return condition
     for level, lookup in fields.items():
         ids = getattr(principal, LEVELS[level])
         if ids:

@@ -317,12 +317,13 @@ CASES = [
         foreign=400,
         multipart=True,
     ),
-    Case("document-detail", "get", MERCHANT_LEVEL_READ, document_target()),
-    Case("document-download", "get", MERCHANT_LEVEL_READ, document_target()),
+    # API keys (merchant systems) never see KYC documents.
+    Case("document-detail", "get", {**MERCHANT_LEVEL_READ, "api_key": 404}, document_target()),
+    Case("document-download", "get", {**MERCHANT_LEVEL_READ, "api_key": 404}, document_target()),
     Case(
         "document-detail",
         "delete",
-        {k: (204 if v == 200 else v) for k, v in MERCHANT_MANAGERS.items()},
+        {k: (204 if v == 200 else v) for k, v in MERCHANT_MANAGERS.items()} | {"api_key": 404},
         document_target(editable=True),
     ),
     # --- memberships
