@@ -266,6 +266,20 @@ class Store(EnterpriseOwned):
         return self.name
 
 
+def role_matches_target(name: str) -> models.CheckConstraint:
+    """A grant's target fits its role: enterprise roles name no merchant or store, a merchant
+    manager names a merchant, a cashier a store (memberships and invitations alike)."""
+    return models.CheckConstraint(
+        condition=(
+            Q(role__in=["enterprise_admin", "auditor"], merchant__isnull=True)
+            & Q(store__isnull=True)
+        )
+        | Q(role="merchant_manager", merchant__isnull=False, store__isnull=True)
+        | Q(role="cashier", store__isnull=False, merchant__isnull=True),
+        name=name,
+    )
+
+
 class Membership(EnterpriseOwned):
     """A tenant role held by a user: on an enterprise, a merchant, or a store."""
 
@@ -286,15 +300,7 @@ class Membership(EnterpriseOwned):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(role__in=["enterprise_admin", "auditor"], merchant__isnull=True)
-                    & Q(store__isnull=True)
-                )
-                | Q(role="merchant_manager", merchant__isnull=False, store__isnull=True)
-                | Q(role="cashier", store__isnull=False, merchant__isnull=True),
-                name="membership_role_matches_target",
-            ),
+            role_matches_target("membership_role_matches_target"),
             models.UniqueConstraint(
                 fields=["user", "role", "enterprise", "merchant", "store"],
                 nulls_distinct=False,
@@ -343,15 +349,7 @@ class Invitation(EnterpriseOwned):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(role__in=["enterprise_admin", "auditor"], merchant__isnull=True)
-                    & Q(store__isnull=True)
-                )
-                | Q(role="merchant_manager", merchant__isnull=False, store__isnull=True)
-                | Q(role="cashier", store__isnull=False, merchant__isnull=True),
-                name="invitation_role_matches_target",
-            ),
+            role_matches_target("invitation_role_matches_target"),
         ]
 
     def __str__(self) -> str:
