@@ -185,8 +185,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
             return
         try:
-            identity, interval, pending = await database_sync_to_async(device_check_in)(
-                serial=frame.serial, nonce=frame.nonce, proof=frame.proof
+            identity, interval, pending = await device_check_in(
+                self.router.db, serial=frame.serial, nonce=frame.nonce, proof=frame.proof
             )
         except AuthRefused as refused:
             logger.info("terminal %s refused: %s", frame.serial, refused.reason)

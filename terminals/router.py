@@ -14,9 +14,12 @@ import socket
 import time
 import weakref
 
+import psycopg
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
+from psycopg.rows import dict_row
 
 from terminals import presence
 
@@ -49,7 +52,13 @@ class NodeRouter:
         self.dirty: dict[int, dict] = {}
         self.ttl: dict[int, int] = {}
         self.events: list[str] = []
-        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        # Bounded: a storm of check-ins queues for a connection instead of opening thousands.
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                settings.REDIS_URL, decode_responses=True, max_connections=64
+            )
+        )
+        self.db = LoopDatabase()
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
         self._tasks: list[asyncio.Task] = []
@@ -175,14 +184,64 @@ class NodeRouter:
 
     async def _flush_loop(self) -> None:
         period = settings.TERMINAL_PRESENCE_WRITE_SECONDS
-        while True:
-            await asyncio.sleep(period)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("presence flush to Redis failed")
+        try:
+            while True:
+                await asyncio.sleep(period)
+                try:
+                    await self.flush()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("presence flush to Redis failed")
+        finally:
+            # The loop is ending (server shutdown, or a test's loop): give back what it holds.
+            await self.close()
+
+    async def close(self) -> None:
+        await self.db.close()
+        try:
+            await self.flush()
+            await self.redis.connection_pool.disconnect()
+        except Exception:
+            logger.warning("closing the router's Redis failed", exc_info=True)
+
+
+class LoopDatabase:
+    """One async psycopg connection per event loop, for the device check-in query.
+
+    A reconnect storm's lookups run here, on the loop, instead of queuing for Django's single
+    sync thread. One connection is enough (a lookup is one indexed read of well under a
+    millisecond) and, unlike a pool, has no background tasks to outlive the loop. A broken
+    connection is dropped and replaced by the next query.
+    """
+
+    def __init__(self) -> None:
+        self._conn: psycopg.AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def fetchone(self, sql: str, params: list) -> dict | None:
+        conn = await self._connection()
+        try:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql, params)
+            return await cursor.fetchone()
+        except psycopg.OperationalError:
+            await self.close()
+            raise
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        async with self._lock:
+            if self._conn is None or self._conn.closed:
+                params = connections["default"].get_connection_params()
+                for django_only in ("cursor_factory", "context"):
+                    params.pop(django_only, None)
+                self._conn = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+            return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
 
 _routers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, NodeRouter]" = (

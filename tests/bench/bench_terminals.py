@@ -124,6 +124,9 @@ async def _device(url, serial, platform, state, interval, phase, gate):
         except (websockets.ConnectionClosed, OSError):
             state["connected"] -= 1
             await asyncio.sleep(random.uniform(0, phase["storm_jitter"]))
+        except asyncio.CancelledError:
+            ws.transport.abort()  # the storm: the link drops (RST), no closing handshake
+            raise
 
 
 async def _worker_main(conn, url, serials, platform, interval, handshakes):
@@ -152,16 +155,18 @@ async def _worker_main(conn, url, serials, platform, interval, handshakes):
         elif command == "rtts":
             phase["measure"] = False
             conn.send(list(state["rtts"]))
-        elif command == "storm":
+        elif isinstance(command, tuple) and command[0] == "storm":
+            # Drop the first `count` devices of this process at once; they all reconnect.
+            count = command[1]
             state["welcomed_at"].clear()
-            for task in tasks:
+            for task in tasks[:count]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            state["connected"] = 0
+            await asyncio.gather(*tasks[:count], return_exceptions=True)
+            state["connected"] -= count
             started = time.monotonic()
-            tasks = [
+            tasks[:count] = [
                 asyncio.create_task(_device(url, s, platform, state, interval, phase, gate))
-                for s in serials
+                for s in serials[:count]
             ]
             conn.send(started)
         elif command == "welcomed":
@@ -176,15 +181,17 @@ async def _worker_main(conn, url, serials, platform, interval, handshakes):
 
 def worker(conn, url, serials, platform, interval, handshakes):
     import django
+    import uvloop
 
     django.setup()
-    asyncio.run(_worker_main(conn, url, serials, platform, interval, handshakes))
+    # uvloop, as the server uses: the load generator shares the 2 cores with what it measures.
+    uvloop.run(_worker_main(conn, url, serials, platform, interval, handshakes))
 
 
 # --- orchestration -------------------------------------------------------------------------------
 
 
-def start_server(app: str, port: int) -> subprocess.Popen:
+def start_server(app: str, port: int, workers: int) -> subprocess.Popen:
     import httpx
     from django.conf import settings
 
@@ -193,6 +200,7 @@ def start_server(app: str, port: int) -> subprocess.Popen:
         "DATABASE_URL": settings.DATABASE_URL,
         "REDIS_URL": settings.REDIS_URL,
         "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",  # as in production: no query log, no debug cursor
         "DATABASE_POOL_MAX": "20",
     }
     args = [
@@ -205,7 +213,7 @@ def start_server(app: str, port: int) -> subprocess.Popen:
         "--port",
         str(port),
         "--ws",
-        "websockets",
+        "websockets-sansio",
         "--ws-per-message-deflate",
         "false",
         "--lifespan",
@@ -215,6 +223,8 @@ def start_server(app: str, port: int) -> subprocess.Popen:
         "4096",
         "--ws-ping-interval",
         "0",
+        "--workers",
+        str(workers),
     ]
     process = subprocess.Popen(
         args,
@@ -269,11 +279,29 @@ def provision(count: int) -> list[str]:
 
 
 def rss_and_cpu(pid: int) -> tuple[int, float]:
+    """RSS and CPU seconds of the server: its process and, with --workers, every worker."""
     import psutil
 
-    process = psutil.Process(pid)
-    times = process.cpu_times()
-    return process.memory_info().rss, times.user + times.system
+    root = psutil.Process(pid)
+    rss = cpu = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        times = process.cpu_times()
+        rss += process.memory_info().rss
+        cpu += times.user + times.system
+    return int(rss), cpu
+
+
+def machine_cpu(server_pid: int, load_procs) -> dict[str, float]:
+    """CPU seconds so far of the server (all workers), the load processes, and the machine."""
+    import psutil
+
+    load = sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in load_procs)
+    machine = psutil.cpu_times()
+    return {
+        "server": rss_and_cpu(server_pid)[1],
+        "load": load,
+        "machine": machine.user + machine.system + machine.nice + machine.softirq,
+    }
 
 
 def percentile(values, p):
@@ -282,7 +310,8 @@ def percentile(values, p):
 
 
 def run(label, app, url_path, platform, serials, args, port):
-    server = start_server(app, port)
+    server = start_server(app, port, args.server_workers)
+    time.sleep(1)  # workers finish importing before the idle RSS is read
     url = f"ws://127.0.0.1:{port}{url_path}"
     try:
         rss_idle, _ = rss_and_cpu(server.pid)
@@ -337,7 +366,9 @@ def run(label, app, url_path, platform, serials, args, port):
             "rss_per_conn_kb": round((rss_loaded - rss_idle) / max(connected, 1) / 1024, 1),
         }
         if platform and args.storm:
-            storm_start = min(ask("storm"))
+            per_process = -(-min(args.storm_devices or connected, connected) // args.processes)
+            cpu_start = machine_cpu(server.pid, procs)
+            storm_start = min(ask(("storm", per_process)))
             deadline = storm_start + args.connect_timeout
             while time.monotonic() < deadline:
                 counts = ask("count")
@@ -350,6 +381,11 @@ def run(label, app, url_path, platform, serials, args, port):
             result["storm_s"] = round(max(welcomed) - storm_start, 1) if welcomed else None
             result["storm_refused"] = sum(c[1] for c in counts) - refused
             result["storm_codes"] = {k: v for c in counts for k, v in c[3].items()}
+            spent = machine_cpu(server.pid, procs)
+            # Where the machine's CPU went during the storm (seconds): who the bottleneck is.
+            result["storm_cpu_s"] = {
+                part: round(spent[part] - cpu_start[part], 1) for part in spent
+            }
         ask("stop")
         for proc in procs:
             proc.join(timeout=30)
@@ -367,6 +403,15 @@ def main() -> None:
     parser.add_argument("--steady", type=float, default=60)
     parser.add_argument("--handshakes", type=int, default=50)
     parser.add_argument("--connect-timeout", type=float, default=300)
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (the open-file limit is per process)",
+    )
+    parser.add_argument(
+        "--storm-devices", type=int, default=0, help="devices in the reconnect storm (0: all)"
+    )
     parser.add_argument("--no-storm", dest="storm", action="store_false")
     args = parser.parse_args()
     limit = raise_fd_limit()
