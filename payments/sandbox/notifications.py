@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 
 import httpx
-from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from payments.gateway.wechatpay import xmlcodec
@@ -18,6 +18,8 @@ from payments.sandbox.orders import _paid_fields
 logger = logging.getLogger("payments.sandbox")
 # The provider counts an acknowledgement later than 5 s as a failure.
 ACK_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+# A claimed attempt is due again after this (a worker died mid-POST): longer than any POST.
+CLAIM_LEASE = timedelta(seconds=30)
 
 
 def notification_body(notification: SandboxNotification) -> bytes:
@@ -56,37 +58,49 @@ def _post(url: str, body: bytes) -> tuple[bool, str]:
 def deliver(notification_id: int) -> float | None:
     """Make one delivery attempt if one is due; return the delay before the next, if any.
 
-    Locks the notification row (skipping it if another worker holds it), so two workers never
-    deliver the same attempt; a delivered or abandoned notification is left alone.
+    The attempt is claimed first (`_claim`: one conditional UPDATE, committed before the POST),
+    so two workers, or a retry task and the sweep, never post the same attempt twice; no row lock
+    is held while the receiver answers. A delivered or abandoned notification is left alone.
     """
-    with transaction.atomic():
-        notification = (
-            SandboxNotification.objects.select_for_update(skip_locked=True)
-            .select_related("order")
-            .filter(pk=notification_id, status=NotificationStatus.PENDING)
-            .first()
-        )
-        if notification is None:
-            return None
-        acked, response = _post(notification.order.notify_url, notification_body(notification))
-        notification.attempts += 1
-        notification.last_response = response
-        delays = config.notify_retry_delays()
-        if acked:
-            notification.status = NotificationStatus.DELIVERED
-            notification.delivered_at = timezone.now()
-            delay = None
-        elif notification.attempts > len(delays):
-            notification.status = NotificationStatus.FAILED
-            delay = None
-        else:
-            delay = delays[notification.attempts - 1]
-            notification.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        notification.save()
+    notification = _claim(notification_id)
+    if notification is None:
+        return None
+    acked, response = _post(notification.order.notify_url, notification_body(notification))
+    delays = config.notify_retry_delays()
+    fields = {"last_response": response}
+    delay = None
+    if acked:
+        fields.update(status=NotificationStatus.DELIVERED, delivered_at=timezone.now())
+    elif notification.attempts > len(delays):
+        fields["status"] = NotificationStatus.FAILED
+    else:
+        delay = delays[notification.attempts - 1]
+        fields["next_attempt_at"] = timezone.now() + timedelta(seconds=delay)
+    # Only this attempt's claim may record its outcome.
+    SandboxNotification.objects.filter(
+        pk=notification_id, status=NotificationStatus.PENDING, attempts=notification.attempts
+    ).update(**fields)
     logger.info(
         "sandbox notification %s attempt %s: %s", notification_id, notification.attempts, response
     )
     return delay
+
+
+def _claim(notification_id: int) -> SandboxNotification | None:
+    """Claim the due attempt: count it and push its due time one lease ahead, in one UPDATE.
+
+    Only the caller whose UPDATE matched posts. A worker that dies after its claim leaves the
+    notification due again once the lease (longer than any POST may take) has run out.
+    """
+    now = timezone.now()
+    # A countdown task may arrive a hair early; that is not worth a lost attempt.
+    early = now + timedelta(seconds=0.2)
+    claimed = SandboxNotification.objects.filter(
+        pk=notification_id, status=NotificationStatus.PENDING, next_attempt_at__lte=early
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE)
+    if not claimed:
+        return None
+    return SandboxNotification.objects.select_related("order").get(pk=notification_id)
 
 
 def due_notifications(limit: int = 100) -> list[int]:

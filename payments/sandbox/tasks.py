@@ -13,7 +13,8 @@ from payments.sandbox import notifications
     time_limit=30,
 )
 def deliver_notification(notification_id: int) -> None:
-    # acks_late is safe: deliver() locks the row and skips a notification already delivered.
+    # acks_late is safe: deliver() claims the due attempt with a conditional UPDATE, so a
+    # redelivered task finds nothing due and posts nothing.
     delay = notifications.deliver(notification_id)
     if delay is not None:
         deliver_notification.apply_async((notification_id,), countdown=delay)
