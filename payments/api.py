@@ -43,7 +43,7 @@ class PaymentOut(serializers.ModelSerializer):
             "id", "kind", "state", "amount_fen", "description", "out_trade_no",
             "transaction_id", "terminal", "store", "merchant", "auth_code_masked", "scan_source",
             "err_code", "err_message", "code_url", "refunded_fen", "refundable_fen",
-            "created_at", "submitted_at", "deadline_at", "expires_at", "paid_at", "finished_at",
+            "paid_after_close", "created_at", "submitted_at", "deadline_at", "expires_at", "paid_at", "finished_at",
             "cancel_requested_at",
         ]  # fmt: skip
         read_only_fields = fields
@@ -88,6 +88,7 @@ class PaymentFilter(django_filters.FilterSet):
     store = django_filters.NumberFilter(field_name="store_id")
     merchant = django_filters.NumberFilter(field_name="merchant_id")
     out_trade_no = django_filters.CharFilter()
+    paid_after_close = django_filters.BooleanFilter()
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -148,6 +148,9 @@ class Payment(models.Model):
     code_url = models.CharField(max_length=256, blank=True, editable=False)
     refund_reserved_fen = models.PositiveBigIntegerField(default=0, editable=False)
     refunded_fen = models.PositiveBigIntegerField(default=0, editable=False)
+    # The provider took the money after the payment was failed, closed or reversed here; the
+    # platform refunded it in full (payments.services.payments.payment_succeed).
+    paid_after_close = models.BooleanField(default=False, editable=False)
     created_by = models.CharField(max_length=150, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     deadline_at = models.DateTimeField(null=True, blank=True, editable=False)

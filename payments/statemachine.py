@@ -1,12 +1,15 @@
 """The payment and refund lifecycles, moved by tenancy's state-machine helper.
 
     payment: created → awaiting_scan → paying → succeeded | failed | closed | reversed
+             failed | closed | reversed → succeeded   (succeed_after_close, see below)
     refund:  created → processing → succeeded | failed
 
 `move()` (tenancy.statemachine) locks the row, refuses an illegal action with a 409, saves and
 writes the audit row in the same transaction. Provider truth wins over a local final state: an
-order the provider reports paid after we closed it locally moves to succeeded ("paid after close"),
-and is flagged for a refund.
+order the provider reports paid (orderquery, closeorder's ORDERPAID, a verified notification)
+after it was failed, closed or reversed here took the customer's money. It moves by its own action,
+`succeed_after_close`, so the audit log names it; payments.services.payments flags the row
+`paid_after_close` and refunds it in full. `succeed` itself leaves only open states.
 """
 
 from payments.models import Payment, PaymentState, Refund, RefundState
@@ -26,8 +29,10 @@ payment_machine = StateMachine(
         "prompt": Transition(sources={P.CREATED}, target=P.AWAITING_SCAN),
         # The pay call is about to be sent: from here on the outcome is the provider's.
         "submit": Transition(sources={P.CREATED, P.AWAITING_SCAN}, target=P.PAYING),
-        "succeed": Transition(
-            sources={P.CREATED, P.AWAITING_SCAN, P.PAYING, P.FAILED, P.CLOSED}, target=P.SUCCEEDED
+        "succeed": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.SUCCEEDED),
+        # The provider took the money after this side had given the payment up.
+        "succeed_after_close": Transition(
+            sources={P.FAILED, P.CLOSED, P.REVERSED}, target=P.SUCCEEDED
         ),
         "fail": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.FAILED),
         # Nothing was charged: a prompt nobody answered, a cancelled or expired order.

@@ -4,7 +4,8 @@ The signature is verified by the gateway; then the order named must exist, belon
 sub-merchant named, and have the amount notified. A notification that fails any check is
 rejected with a FAIL ack and a security log line, and changes nothing. A verified one is stored
 once per (payment, transaction id): a replay finds the row and only acknowledges again; the
-state machine refuses a second transition anyway.
+state machine refuses a second transition anyway. A notification for a payment failed, closed or
+reversed here means the customer paid after all: it succeeds and is refunded in full, once.
 """
 
 import logging
@@ -66,9 +67,13 @@ def notification_receive(body: bytes) -> Ack:
             return Ack(200, gateway().notification_ack(ok=True))
         if payment.state == PaymentState.SUCCEEDED:
             return Ack(200, gateway().notification_ack(ok=True))
-        if not payment_machine.can(payment, "succeed"):
+        if not (
+            payment_machine.can(payment, "succeed")
+            or payment_machine.can(payment, "succeed_after_close")
+        ):
             logger.error("payment %s notified paid while %s: reconcile", payment.pk, payment.state)
         else:
+            # A payment closed here is refunded in full by payment_succeed (paid after close).
             payment_succeed(payment, transaction_id=note.transaction_id,
                             actor=system("payment notification"),
                             reason="signed payment notification", paid_at=note.time_end)  # fmt: skip

@@ -397,6 +397,10 @@ def _keep_polling(
     follow_ups.schedule_on_commit(payment)
 
 
+# Given up here; the provider may still report them paid (payments.statemachine).
+GIVEN_UP_STATES = (P.FAILED, P.CLOSED, P.REVERSED)
+
+
 def payment_succeed(
     payment: Payment,
     *,
@@ -406,18 +410,32 @@ def payment_succeed(
     paid_at: datetime | None = None,
     trade_state: str = "SUCCESS",
 ) -> Payment:
-    """Mark paid (the provider's word, verified): stop follow-ups, announce. Inside a transaction."""
-    late = payment.state in (P.FAILED, P.CLOSED)
-    if late:
-        logger.error("payment %s was paid after it was %s locally: refund it", payment.pk,
-                     payment.state)  # fmt: skip
+    """Mark paid (the provider's word, verified): stop follow-ups, announce. Inside a transaction.
+
+    A payment already failed, closed or reversed here was paid after all (a late notification, a
+    last-second scan, closeorder's ORDERPAID): it moves by `succeed_after_close`, is flagged
+    `paid_after_close`, and is refunded in full in the same transaction (refunds are sent after
+    commit). Its terminal is not told: the customer screen has long moved on to other sales.
+    """
+    late = payment.state in GIVEN_UP_STATES
     now = timezone.now()
-    move(payment, action="succeed", actor=actor, reason=reason,
-         fields={"transaction_id": transaction_id[:32], "paid_at": paid_at or now,
-                 "finished_at": now, "trade_state": trade_state, "err_code": "",
-                 "err_message": "paid after it was closed locally" if late else "",
-                 "follow_up": FollowUp.NONE, "next_check_at": None})  # fmt: skip
-    announce_result(payment)
+    fields = {"transaction_id": transaction_id[:32], "paid_at": paid_at or now,
+              "finished_at": now, "trade_state": trade_state, "err_code": "", "err_message": "",
+              "follow_up": FollowUp.NONE, "next_check_at": None}  # fmt: skip
+    if not late:
+        move(payment, action="succeed", actor=actor, reason=reason, fields=fields)
+        announce_result(payment)
+        return payment
+    from payments.services.refunds import refund_paid_after_close
+
+    logger.error("payment %s was paid after it was %s here: refunding it in full", payment.pk,
+                 payment.state)  # fmt: skip
+    move(payment, action="succeed_after_close", actor=actor, reason=reason,
+         fields={**fields, "paid_after_close": True,
+                 "err_message": f"paid after it was {payment.state} here; refunded in full"},
+         metadata={"was": payment.state})  # fmt: skip
+    refund_paid_after_close(payment)
+    events.payment_changed_on_commit(payment)
     return payment
 
 

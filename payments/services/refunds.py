@@ -88,25 +88,50 @@ def refund_create(
                 f"At most {payment.refundable_fen} fen of this payment can still be refunded.",
                 detail={"refundable_fen": payment.refundable_fen},
             )
-        refund = Refund.objects.create(
-            enterprise_id=payment.enterprise_id, merchant_id=payment.merchant_id,
-            store_id=payment.store_id, payment=payment, amount_fen=amount_fen,
-            reason=reason[:80], out_refund_no=new_out_refund_no(now),
-            created_by=actor.label[:150], follow_up=FollowUp.SUBMIT_REFUND, next_check_at=now,
-        )  # fmt: skip
-        Payment.objects.filter(pk=payment.pk).update(
-            refund_reserved_fen=F("refund_reserved_fen") + amount_fen
-        )
+        refund = _reserve(payment, amount_fen=amount_fen, reason=reason, actor=actor, now=now)
         if idempotency_key is not None:
             IdempotencyKey.objects.filter(pk=idempotency_key.pk).update(refund=refund)
-        audit_record(actor=actor, action="refund.create", target=refund, reason=reason,
-                     changes={"amount_fen": [None, amount_fen]},
-                     metadata={"payment": payment.pk})  # fmt: skip
-        events.refund_changed_on_commit(refund)
     # This request sends it unless the dispatcher claimed it first; the dispatcher is the backstop.
     if follow_ups.claim(Refund, refund.pk) is not None:
         refund_submit(refund.pk)
     refund.refresh_from_db()
+    return refund
+
+
+def _reserve(payment: Payment, *, amount_fen: int, reason: str, actor: Principal, now) -> Refund:
+    """Create a refund due to be sent now and reserve its amount on the payment, audited.
+
+    Call inside a transaction holding the payment's row lock; publishes refund.updated on commit.
+    """
+    refund = Refund.objects.create(
+        enterprise_id=payment.enterprise_id, merchant_id=payment.merchant_id,
+        store_id=payment.store_id, payment=payment, amount_fen=amount_fen,
+        reason=reason[:80], out_refund_no=new_out_refund_no(now),
+        created_by=actor.label[:150], follow_up=FollowUp.SUBMIT_REFUND, next_check_at=now,
+    )  # fmt: skip
+    Payment.objects.filter(pk=payment.pk).update(
+        refund_reserved_fen=F("refund_reserved_fen") + amount_fen
+    )
+    audit_record(actor=actor, action="refund.create", target=refund, reason=reason,
+                 changes={"amount_fen": [None, amount_fen]},
+                 metadata={"payment": payment.pk})  # fmt: skip
+    events.refund_changed_on_commit(refund)
+    return refund
+
+
+def refund_paid_after_close(payment: Payment) -> Refund:
+    """Refund in full a payment the provider took after it was given up here.
+
+    Call in the transaction that moved the payment by `succeed_after_close` (its row is locked),
+    so the move and the refund commit together and happen once: a replayed notification finds
+    the payment succeeded and moves nothing. The refund is sent by its follow-up task after
+    commit, or by the dispatcher, like any refund; it is never sent inside this transaction.
+    """
+    refund = _reserve(payment, amount_fen=payment.amount_fen - payment.refund_reserved_fen,
+                      reason="paid after close: automatic full refund",
+                      actor=system(f"paid after close, payment {payment.pk}"),
+                      now=timezone.now())  # fmt: skip
+    follow_ups.schedule_on_commit(refund)
     return refund
 
 

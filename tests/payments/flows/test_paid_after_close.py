@@ -1,0 +1,112 @@
+"""A payment the provider took after it was closed or failed here: recorded, flagged, refunded."""
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from payments.models import FollowUp, Payment, Refund
+from payments.services.payments import payment_end, payment_fail, system
+from tenancy.models import AuditEntry
+from tests.payments.flows.drive import settle_refund, step
+from tests.payments.flows.test_native import notification, post
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def native(shop, merchant_api) -> Payment:
+    body = {"terminal": shop.a.terminal.pk, "amount_fen": 2500, "kind": "native"}
+    response = merchant_api.post("/api/v1/payments/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return Payment.objects.get(pk=response.json()["id"])
+
+
+def customer_pays(payment: Payment, base_url: str) -> str:
+    """The customer pays the QR at the provider (at the last second); return the transaction id.
+
+    The sandbox's own notification cannot reach this test's uncommitted payment: the test posts
+    the notification itself, as late as it wants."""
+    scanned = httpx.post(f"{base_url}/sandbox/wechatpay/control/scan",
+                         json={"code_url": payment.code_url}, timeout=10)  # fmt: skip
+    assert scanned.status_code == 200, scanned.text
+    return scanned.json()["transaction_id"]
+
+
+def closed_here(payment: Payment) -> Payment:
+    """The order expired and was closed on this side (the provider's close lost the race)."""
+    payment_end(payment, action="close", actor=system("tests"), reason="expired",
+                err_code="EXPIRED")  # fmt: skip
+    payment.refresh_from_db()
+    assert payment.state == "closed"
+    return payment
+
+
+def audit_actions(payment: Payment) -> list[str]:
+    return list(
+        AuditEntry.objects.filter(target_id=str(payment.pk), action__startswith="payment.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+
+
+def test_a_late_notification_for_a_closed_payment_records_it_and_refunds_it_in_full(
+    native, client, payments_server
+):
+    transaction_id = customer_pays(native, payments_server)
+    closed_here(native)
+    body = notification(native, transaction_id=transaction_id)
+    assert post(client, body).status_code == 200
+    native.refresh_from_db()
+    assert native.state == "succeeded" and native.paid_after_close
+    assert native.transaction_id == transaction_id and native.follow_up == ""
+    assert audit_actions(native)[-1] == "payment.succeed_after_close"
+    (refund,) = Refund.objects.filter(payment=native)
+    assert refund.amount_fen == 2500 and refund.follow_up == FollowUp.SUBMIT_REFUND
+    assert refund.created_by.startswith("system: paid after close")
+    assert native.refundable_fen == 0
+    # The provider retries, the same body and a fresh nonce: acknowledged, nothing more happens.
+    assert post(client, body).status_code == 200
+    assert post(client, notification(native, transaction_id=transaction_id)).status_code == 200
+    assert Refund.objects.filter(payment=native).count() == 1
+    assert audit_actions(native).count("payment.succeed_after_close") == 1
+    # The refund goes through the normal refund flow and the customer gets the money back.
+    settle_refund(refund)
+    refund.refresh_from_db()
+    native.refresh_from_db()
+    assert refund.state == "succeeded"
+    assert native.refunded_fen == 2500
+
+
+def test_closeorder_answering_orderpaid_for_a_failed_payment_refunds_it(native, payments_server):
+    """unifiedorder's answer was lost (failed here, closed later): the close finds it paid."""
+    transaction_id = customer_pays(native, payments_server)
+    payment_fail(native, err_code="ReadTimeout", message="no answer", actor=system("tests"),
+                 follow_up=FollowUp.CLOSE, at=timezone.now())  # fmt: skip
+    native.refresh_from_db()
+    assert native.state == "failed"
+    assert step(native) == "close"  # ORDERPAID: learn the transaction with orderquery
+    assert native.follow_up == FollowUp.QUERY
+    assert step(native) == "query"
+    assert native.state == "succeeded" and native.paid_after_close
+    assert native.transaction_id == transaction_id
+    assert Refund.objects.get(payment=native).amount_fen == 2500
+
+
+def test_the_api_shows_and_filters_payments_paid_after_close(
+    native, client, merchant_api, payments_server
+):
+    transaction_id = customer_pays(native, payments_server)
+    closed_here(native)
+    post(client, notification(native, transaction_id=transaction_id))
+    listed = merchant_api.get("/api/v1/payments/?paid_after_close=true").json()["results"]
+    assert [(p["id"], p["paid_after_close"], p["state"]) for p in listed] == [
+        (native.pk, True, "succeeded")
+    ]
+    assert merchant_api.get("/api/v1/payments/?paid_after_close=false").json()["results"] == []
+
+
+def test_an_ordinary_success_is_not_flagged_and_not_refunded(native, client):
+    assert post(client, notification(native)).status_code == 200
+    native.refresh_from_db()
+    assert native.state == "succeeded" and not native.paid_after_close
+    assert not Refund.objects.filter(payment=native).exists()
