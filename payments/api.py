@@ -68,7 +68,7 @@ class RefundOut(serializers.ModelSerializer):
         model = Refund
         fields = [
             "id", "payment", "state", "amount_fen", "reason", "out_refund_no", "refund_id",
-            "err_code", "err_message", "created_at", "succeeded_at",
+            "provider_status", "err_code", "err_message", "created_at", "succeeded_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -211,6 +211,10 @@ class RefundState(models.TextChoices):
     PROCESSING = "processing", "Processing"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    # refundquery answered CHANGE: the refund bounced off a frozen or void card; the money is
+    # neither back with the customer nor with the merchant until someone handles it by hand on
+    # the provider's merchant platform.
+    NEEDS_MANUAL = "needs_manual", "Needs manual handling (bounced: CHANGE)"
 
 
 class Refund(models.Model):

@@ -29,6 +29,8 @@ class Schedule:
     refund_queries: tuple[float, ...] = (5, 15, 30, 60)
     refund_query_interval: float = 300.0
     refund_submit_backoff: tuple[float, ...] = (5, 10, 30, 60, 120, 300)
+    # A bounced refund (CHANGE) waits for people: query it hourly until the provider settles it.
+    refund_manual_query_interval: float = 3600.0
 
 
 def seconds(value: float) -> timedelta:

@@ -2,7 +2,8 @@
 
     payment: created → awaiting_scan → paying → succeeded | failed | closed | reversed
              failed | closed | reversed → succeeded   (succeed_after_close, see below)
-    refund:  created → processing → succeeded | failed
+    refund:  created → processing → succeeded | failed | needs_manual
+             needs_manual → succeeded | failed   (the provider settles it once handled by hand)
 
 `move()` (tenancy.statemachine) locks the row, refuses an illegal action with a 409, saves and
 writes the audit row in the same transaction. Provider truth wins over a local final state: an
@@ -47,7 +48,12 @@ refund_machine = StateMachine(
     name="refund",
     actions={
         "accept": Transition(sources={R.CREATED}, target=R.PROCESSING),
-        "succeed": Transition(sources={R.CREATED, R.PROCESSING}, target=R.SUCCEEDED),
-        "fail": Transition(sources={R.CREATED, R.PROCESSING}, target=R.FAILED),
+        # refundquery CHANGE: bounced off a frozen or void card; people must handle it.
+        "bounce": Transition(sources={R.CREATED, R.PROCESSING}, target=R.NEEDS_MANUAL),
+        # A bounced refund stays followed: once handled by hand, the provider settles it.
+        "succeed": Transition(
+            sources={R.CREATED, R.PROCESSING, R.NEEDS_MANUAL}, target=R.SUCCEEDED
+        ),
+        "fail": Transition(sources={R.CREATED, R.PROCESSING, R.NEEDS_MANUAL}, target=R.FAILED),
     },
 )

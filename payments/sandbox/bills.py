@@ -17,6 +17,7 @@ from payments.sandbox.models import (
     SandboxOrder,
     SandboxRefund,
 )
+from payments.sandbox.refunds import refund_status
 
 RATE_BASIS_POINTS = 60
 RATE = "0.60%"
@@ -159,8 +160,8 @@ def _refunds(day: date, mch_id: str, sub_mch_id: str) -> list[BillRow]:
             refund_id=refund.refund_id,
             out_refund_no=refund.out_refund_no,
             amount=refund.refund_fee,
-            status="SUCCESS" if refund.success_at <= cutoff else "PROCESSING",
-            success_at=refund.success_at if refund.success_at <= cutoff else None,
+            status=refund_status(refund, cutoff),
+            success_at=refund.success_at if refund_status(refund, cutoff) == "SUCCESS" else None,
         )
         for refund in refunds.order_by("created_at", "pk")
     ]

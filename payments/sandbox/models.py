@@ -59,8 +59,10 @@ class SandboxRefund(models.Model):
     refund_id = models.CharField(max_length=32, unique=True)
     refund_fee = models.PositiveIntegerField()
     created_at = models.DateTimeField()
-    # PROCESSING until this time, SUCCESS after it.
+    # PROCESSING until this time, `outcome` after it.
     success_at = models.DateTimeField()
+    # SUCCESS, or what control/refund-outcome scripted: REFUNDCLOSE, or CHANGE (bounced card).
+    outcome = models.CharField(max_length=16, default="SUCCESS")
 
     class Meta:
         constraints = [

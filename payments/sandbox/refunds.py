@@ -1,5 +1,7 @@
 """Refunds in the sandbox's ledger: refund (idempotent on out_refund_no) and refundquery."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -15,8 +17,30 @@ MAX_REFUNDS_PER_ORDER = 50
 PAGE = 10
 
 
-def refund_status(refund: SandboxRefund) -> str:
-    return "SUCCESS" if refund.success_at <= timezone.now() else "PROCESSING"
+OUTCOMES = ("SUCCESS", "REFUNDCLOSE", "CHANGE")
+
+
+def refund_status(refund: SandboxRefund, at: datetime | None = None) -> str:
+    """PROCESSING until the refund's time, then its outcome (SUCCESS unless scripted)."""
+    return refund.outcome if refund.success_at <= (at or timezone.now()) else "PROCESSING"
+
+
+class RefundNotFound(Exception):
+    pass
+
+
+@transaction.atomic
+def script_outcome(*, out_refund_no: str, outcome: str, sub_mch_id: str = "") -> SandboxRefund:
+    """Make a refund end in `outcome` (e.g. CHANGE: the customer's card is frozen)."""
+    refunds = SandboxRefund.objects.select_for_update().filter(out_refund_no=out_refund_no)
+    if sub_mch_id:
+        refunds = refunds.filter(order__sub_mch_id=sub_mch_id)
+    found = list(refunds[:2])
+    if len(found) != 1:
+        raise RefundNotFound(out_refund_no)
+    found[0].outcome = outcome
+    found[0].save(update_fields=["outcome"])
+    return found[0]
 
 
 def _refund_fields(order: SandboxOrder, refund: SandboxRefund) -> dict[str, str]:
@@ -55,7 +79,9 @@ def refund(request: Request) -> dict[str, str]:
         if existing.refund_fee != refund_fee:
             raise BusinessFailure("PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试")
         return _refund_fields(order, existing)
-    refunded = order.refunds.aggregate(total=Sum("refund_fee"))["total"] or 0
+    # A closed refund gave the money back to the merchant: it is refundable again.
+    settled = order.refunds.exclude(outcome="REFUNDCLOSE", success_at__lte=timezone.now())
+    refunded = settled.aggregate(total=Sum("refund_fee"))["total"] or 0
     if refunded + refund_fee > order.total_fee:
         raise BusinessFailure("ERROR", "申请退款金额超过订单可退金额")
     if order.refunds.count() >= MAX_REFUNDS_PER_ORDER:

@@ -33,6 +33,7 @@ urlpatterns = [
     path("payitil/report", views.provider_endpoint("report")),
     path("sandboxnew/payitil/report", views.provider_endpoint("report")),
     path("control/scan", views.scan, name="scan"),
+    path("control/refund-outcome", views.refund_outcome, name="refund-outcome"),
     path("control/bill-adjustments", views.bill_adjustments, name="bill-adjustments"),
 ]
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from payments.sandbox import bills, orders, protocol
+from payments.sandbox import bills, orders, protocol, refunds
 from payments.sandbox.models import AdjustmentKind, SandboxBillAdjustment, SandboxOrder
 
 
@@ -61,6 +61,29 @@ def scan(request: HttpRequest) -> JsonResponse:
             "trade_state": order.trade_state,
         }
     )
+
+
+@csrf_exempt
+def refund_outcome(request: HttpRequest) -> JsonResponse:
+    """Script how a refund ends: SUCCESS, REFUNDCLOSE, or CHANGE (the customer's card bounced)."""
+    if request.method != "POST":
+        return JsonResponse({"error": "POST only"}, status=405)
+    body = _json_body(request)
+    outcome = str(body.get("outcome", ""))
+    if outcome not in refunds.OUTCOMES:
+        return JsonResponse({"error": f"outcome: one of {', '.join(refunds.OUTCOMES)}"}, status=400)
+    try:
+        refund = refunds.script_outcome(
+            out_refund_no=str(body.get("out_refund_no", "")),
+            sub_mch_id=str(body.get("sub_mch_id", "")),
+            outcome=outcome,
+        )
+    except refunds.RefundNotFound:
+        return JsonResponse({"error": "no such refund"}, status=404)
+    return JsonResponse(
+        {"out_refund_no": refund.out_refund_no, "outcome": refund.outcome,
+         "refund_status": refunds.refund_status(refund)}
+    )  # fmt: skip
 
 
 # --- Admin: inject discrepancies into a day's bill ------------------------------------------------

@@ -3,11 +3,13 @@
 The amount is reserved on the payment (`refund_reserved_fen`, checked against `amount_fen` by a
 database constraint) in the transaction that creates the refund, under the payment's row lock,
 so two concurrent refunds can never together exceed the payment. A refund that fails releases
-its reservation. A refund whose answer was lost is sent again with the same out_refund_no (the
-provider's rule), and then followed with refundquery.
+its reservation; one that bounced (CHANGE, `needs_manual`) keeps it until people have handled it.
+A refund whose answer was lost is sent again with the same out_refund_no (the provider's rule),
+and then followed with refundquery.
 """
 
 import logging
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -19,7 +21,7 @@ from config.api_errors import ApiError, Conflict
 from payments.gateway.errors import GatewayError
 from payments.gateway.types import RefundRequest, RefundStatus
 from payments.models import FollowUp, IdempotencyKey, Payment, PaymentState, Refund, RefundState
-from payments.schedule import refund_next_query, refund_resubmit_at
+from payments.schedule import refund_next_query, refund_resubmit_at, seconds
 from payments.services import events, follow_ups
 from payments.services.numbers import new_out_refund_no
 from payments.services.payments import current_schedule, system
@@ -187,7 +189,7 @@ def refund_submit(refund_id: int) -> None:
             _update(refund, follow_up=follow, follow_up_attempts=attempt, err_code=err[:64],
                     next_check_at=refund_resubmit_at(attempt=attempt, now=now, s=s))  # fmt: skip
         else:
-            _fail(refund, err_code=err, message=answer.err_code_des, release=True)
+            _fail(refund, err_code=err, message=answer.err_code_des)
 
 
 def _update(refund: Refund, **fields) -> None:
@@ -199,18 +201,41 @@ def _update(refund: Refund, **fields) -> None:
     follow_ups.schedule_on_commit(refund)
 
 
-def _fail(refund: Refund, *, err_code: str, message: str, release: bool) -> None:
+def _fail(refund: Refund, *, err_code: str, message: str) -> None:
+    """The refund failed and no money moved: release its reservation on the payment."""
     move(refund, action="fail", actor=system("refund"), reason=err_code,
          fields={"err_code": err_code[:64], "err_message": (message or "")[:200],
                  "follow_up": FollowUp.NONE, "next_check_at": None})  # fmt: skip
-    if release:
-        Payment.objects.filter(pk=refund.payment_id).update(
-            refund_reserved_fen=F("refund_reserved_fen") - refund.amount_fen
-        )
-    else:
-        logger.error("refund %s ended %s: the money left the merchant; handle it by hand",
-                     refund.pk, err_code)  # fmt: skip
+    Payment.objects.filter(pk=refund.payment_id).update(
+        refund_reserved_fen=F("refund_reserved_fen") - refund.amount_fen
+    )
     events.refund_changed_on_commit(refund)
+
+
+def _bounce(refund: Refund, *, now: datetime, s) -> None:
+    """refundquery answered CHANGE: the refund bounced off a frozen or void card (reference §4.7).
+
+    The money left the merchant but never reached the customer: the refund moves to
+    `needs_manual` for people to handle on the provider's merchant platform, its amount stays
+    reserved on the payment (it is not refundable again, and not counted as refunded), and it is
+    still queried, slowly, so that it settles here once the provider settles it.
+    """
+    logger.error("refund %s bounced (CHANGE): the merchant must handle it by hand on the "
+                 "provider's platform", refund.pk)  # fmt: skip
+    move(refund, action="bounce", actor=system("refundquery"), reason="provider: CHANGE",
+         fields={"err_code": "CHANGE", "provider_status": RefundStatus.CHANGE,
+                 "err_message": "Refund bounced (frozen or void card): handle it by hand on "
+                                "the provider's merchant platform",
+                 "follow_up": FollowUp.QUERY_REFUND, "dispatched_at": None,
+                 "next_check_at": now + seconds(s.refund_manual_query_interval)})  # fmt: skip
+    follow_ups.schedule_on_commit(refund)
+    events.refund_changed_on_commit(refund)
+
+
+def _next_query(refund: Refund, now: datetime, s) -> datetime:
+    if refund.state == R.NEEDS_MANUAL:
+        return now + seconds(s.refund_manual_query_interval)
+    return refund_next_query(requested_at=refund.created_at, now=now, s=s)
 
 
 def _query(refund: Refund) -> None:
@@ -235,10 +260,12 @@ def _query(refund: Refund) -> None:
                     and refund.state == R.CREATED):  # fmt: skip
                 _update(refund, follow_up=FollowUp.SUBMIT_REFUND, next_check_at=now)
                 return
-            _update(refund, follow_up=FollowUp.QUERY_REFUND,
-                    next_check_at=refund_next_query(requested_at=refund.created_at, now=now, s=s))  # fmt: skip
+            _update(
+                refund, follow_up=FollowUp.QUERY_REFUND, next_check_at=_next_query(refund, now, s)
+            )
             return
         Refund.objects.filter(pk=refund.pk).update(provider_status=item.status)
+        refund.provider_status = item.status
         if item.status == RefundStatus.SUCCESS:
             move(refund, action="succeed", actor=system("refundquery"), reason="refunded",
                  fields={"refund_id": item.refund_id[:32] or refund.refund_id,
@@ -248,10 +275,11 @@ def _query(refund: Refund) -> None:
                 refunded_fen=F("refunded_fen") + refund.amount_fen
             )
             events.refund_changed_on_commit(refund)
-        elif item.status == RefundStatus.PROCESSING:
-            _update(refund, follow_up=FollowUp.QUERY_REFUND,
-                    next_check_at=refund_next_query(requested_at=refund.created_at, now=now, s=s))  # fmt: skip
         elif item.status == RefundStatus.REFUNDCLOSE:
-            _fail(refund, err_code="REFUNDCLOSE", message="refund closed", release=True)
-        else:  # CHANGE: bounced off a frozen or void card; the money is not back with us
-            _fail(refund, err_code=item.status, message="refund bounced", release=False)
+            _fail(refund, err_code="REFUNDCLOSE", message="refund closed")
+        elif item.status == RefundStatus.CHANGE and refund.state != R.NEEDS_MANUAL:
+            _bounce(refund, now=now, s=s)
+        else:  # PROCESSING, or CHANGE again while people handle it
+            _update(
+                refund, follow_up=FollowUp.QUERY_REFUND, next_check_at=_next_query(refund, now, s)
+            )

@@ -1,5 +1,6 @@
 """Refunds: partial, full, idempotent retries, over-refunds refused, refundquery follows them."""
 
+import httpx
 import pytest
 
 from payments.gateway import MicropayRequest, RefundRequest, RefundStatus, TradeState
@@ -104,3 +105,34 @@ def test_many_refunds_are_paged_by_ten(client, merchant):
 def test_the_client_refuses_a_refund_above_the_total_before_sending(client, merchant):
     with pytest.raises(ValueError, match="refund_fee"):
         refund(client, merchant, "T1", "R1", 1001)
+
+
+def script(sandbox_url, out_refund_no, outcome):
+    return httpx.post(f"{sandbox_url}/control/refund-outcome", timeout=10,
+                      json={"out_refund_no": out_refund_no, "outcome": outcome})  # fmt: skip
+
+
+@pytest.mark.parametrize("outcome", ["CHANGE", "REFUNDCLOSE"])
+def test_a_scripted_refund_ends_as_scripted_after_processing(client, merchant, sandbox_url,
+                                                             outcome):  # fmt: skip
+    out_trade_no = paid_order(client, merchant)
+    number = "RS" + out_trade_no[:20]
+    assert refund(client, merchant, out_trade_no, number, 400).ok
+    assert script(sandbox_url, number, outcome).json()["outcome"] == outcome
+    wait_until(
+        lambda: (
+            client.refund_query(merchant=merchant, out_refund_no=number).refunds[0].status
+            == outcome
+        ),
+        what=f"the refund to end {outcome}",
+    )
+    done = client.refund_query(merchant=merchant, out_refund_no=number).refunds[0]
+    assert done.success_time is None
+    # A closed refund gave the money back: it can be refunded again; a bounced one did not.
+    again = refund(client, merchant, out_trade_no, "RX" + out_trade_no[:20], 1000 - 400 + 1)
+    assert again.ok is (outcome == "REFUNDCLOSE")
+
+
+def test_scripting_an_unknown_refund_or_outcome_is_refused(sandbox_url):
+    assert script(sandbox_url, "NOPE" + new_number(), "CHANGE").status_code == 404
+    assert script(sandbox_url, "NOPE" + new_number(), "LOST").status_code == 400
