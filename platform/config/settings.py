@@ -250,6 +250,9 @@ PAYMENTS_FOLLOW_UP_LEASE = env_int("PAYMENTS_FOLLOW_UP_LEASE", 60, minimum=5)
 PAYMENTS_RECORD_LAG = env_bool("PAYMENTS_RECORD_LAG", default=False)
 # The queue of the follow-up tasks: a deployment may give payments workers of their own.
 PAYMENTS_TASK_QUEUE = env_str("PAYMENTS_TASK_QUEUE", "celery")
+# A till connected with an API key re-checks the key this often (a backstop: revocation closes
+# it at once; this catches a deleted or expired key), never per event.
+PAYMENTS_TILL_KEY_RECHECK_SECONDS = env_int("PAYMENTS_TILL_KEY_RECHECK_SECONDS", 60, minimum=1)
 IDEMPOTENCY_KEY_TTL = 24 * 3600
 IDEMPOTENCY_LOCK_SECONDS = 60
 CELERY_BEAT_SCHEDULE["payments.due_dispatch"] = {

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -12,6 +13,8 @@ from tenancy.audit import audit_record
 from tenancy.models import ApiKey, Merchant
 from tenancy.principals import Principal
 from tenancy.services.guards import require, require_merchant_manager
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "sy_"
 # last_used_at is a hint, not a log: write it at most this often per key.
@@ -59,8 +62,18 @@ def api_key_create(
     return key, f"{KEY_PREFIX}{prefix}.{secret}"
 
 
+def api_key_group(api_key_id: int) -> str:
+    """The channel group of one key's live connections (a till's /ws/payments/, for one)."""
+    return f"api_key.{api_key_id}"
+
+
 @transaction.atomic
 def api_key_revoke(*, actor: Principal, api_key: ApiKey, reason: str = "") -> ApiKey:
+    """Revoke a key at once: refused from now on, audited.
+
+    After commit, publishes `api_key.revoked` to the key's group, so connections opened with it
+    (whichever node holds them) close now rather than at their next re-check.
+    """
     require_merchant_manager(
         actor, enterprise_id=api_key.enterprise_id, merchant_id=api_key.merchant_id
     )
@@ -75,7 +88,21 @@ def api_key_revoke(*, actor: Principal, api_key: ApiKey, reason: str = "") -> Ap
             changes={"revoked_at": [None, key.revoked_at]},
             reason=reason,
         )
+        key_id = key.pk
+        transaction.on_commit(lambda: _announce_revoked(key_id))
     return key
+
+
+def _announce_revoked(api_key_id: int) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    message = {"type": "api_key.revoked", "api_key_id": api_key_id}
+    try:
+        async_to_sync(get_channel_layer().group_send)(api_key_group(api_key_id), message)
+    except Exception:  # an unreachable layer must not undo the revocation: connections re-check
+        logger.warning("could not announce the revocation of api key %s", api_key_id,
+                       exc_info=True)  # fmt: skip
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
