@@ -4,6 +4,8 @@ Reads are scoped by tenancy.ScopedViewSet (a foreign id is a 404); creates and r
 optional `Idempotency-Key` header (payments.services.idempotency; docs/api.md "Payments").
 """
 
+from dataclasses import asdict
+
 import django_filters
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
+from payments import business_day, selectors
 from payments.models import Payment, PaymentKind, PaymentState, Refund, RefundState
 from payments.services import idempotency, payments, refunds
 from tenancy.api.serializers import StrictSerializer
@@ -73,6 +76,22 @@ class RefundOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SalesTodayIn(StrictSerializer):
+    store = serializers.IntegerField(required=False, min_value=1)
+
+
+class SalesTodayOut(serializers.Serializer):
+    business_day = serializers.DateField()
+    time_zone = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    payments_count = serializers.IntegerField()
+    payments_fen = serializers.IntegerField()
+    refunds_count = serializers.IntegerField()
+    refunds_fen = serializers.IntegerField()
+    net_fen = serializers.IntegerField()
+
+
 class RefundCreateIn(StrictSerializer):
     amount_fen = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
@@ -126,7 +145,11 @@ def _idempotent(view, request, run, resume) -> Response:
 
 
 class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """Payments on the principal's terminals: create, read, list, cancel, refund."""
+    """Payments on the principal's terminals: create, read, list, cancel, refund, today's sales.
+
+    A cashier reads only the current business day's payments of its store (the scope's narrowing,
+    payments.models.payments_of_today); merchant and enterprise roles the whole history.
+    """
 
     scoped_model = Payment
     serializer_class = PaymentOut
@@ -158,6 +181,21 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             )
 
         return _idempotent(self, request, run, resume)
+
+    @extend_schema(
+        responses={200: SalesTodayOut},
+        parameters=[OpenApiParameter("store", int, description="Only this store's sales.")],
+    )
+    @action(detail=False, methods=["get"])
+    def today(self, request):
+        """Today's sales (the Beijing business day): succeeded payments, refunds, net, in fen."""
+        data = SalesTodayIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        summary = selectors.sales_today(
+            actor=self.principal, store_id=data.validated_data.get("store")
+        )
+        body = {**asdict(summary), "net_fen": summary.net_fen, "time_zone": business_day.TIME_ZONE}
+        return Response(SalesTodayOut(body).data)
 
     @extend_schema(request=None, responses={200: PaymentOut})
     @action(detail=True, methods=["post"])

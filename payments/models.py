@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from config.encryption import EncryptedTextField, mask
+from payments.business_day import today_bounds
 
 # --- Provider gateway -----------------------------------------------------------------------------
 
@@ -92,6 +93,22 @@ OPEN_PAYMENT_STATES = ("created", "awaiting_scan", "paying")
 FINAL_PAYMENT_STATES = ("succeeded", "failed", "closed", "reversed")
 
 
+def payments_of_today() -> Q:
+    """What a store-level principal (a cashier) sees of its store's payments: today's business.
+
+    Created or paid on the current business day (payments.business_day), or still open (one
+    started before midnight must stay visible, and cancellable, until it settles).
+    """
+    start, _end = today_bounds()
+    return Q(created_at__gte=start) | Q(paid_at__gte=start) | Q(state__in=OPEN_PAYMENT_STATES)
+
+
+def refunds_of_today() -> Q:
+    """What a store-level principal sees of its store's refunds: those requested today."""
+    start, _end = today_bounds()
+    return Q(created_at__gte=start)
+
+
 class FollowUp(models.TextChoices):
     """What the platform still owes the provider for a row, due at `next_check_at`."""
 
@@ -112,6 +129,8 @@ class Payment(models.Model):
     """
 
     scope_fields = {"enterprise": "enterprise_id", "merchant": "merchant_id", "store": "store_id"}
+    # DESIGN.md: a cashier sees "today's sales"; merchant and enterprise roles the whole history.
+    scope_narrowing = {"store": payments_of_today}
 
     enterprise = models.ForeignKey(
         "tenancy.Enterprise", on_delete=models.PROTECT, related_name="+", editable=False
@@ -221,6 +240,7 @@ class Refund(models.Model):
     """A partial or full refund of a succeeded payment; one out_refund_no, retried unchanged."""
 
     scope_fields = {"enterprise": "enterprise_id", "merchant": "merchant_id", "store": "store_id"}
+    scope_narrowing = {"store": refunds_of_today}
 
     enterprise = models.ForeignKey(
         "tenancy.Enterprise", on_delete=models.PROTECT, related_name="+", editable=False

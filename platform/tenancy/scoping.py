@@ -14,6 +14,12 @@ admin page, websocket consumer and export reaches tenant rows through `scope()`:
 Terminals and payments models join by declaring their own `scope_fields`, e.g.
 `{"enterprise": "enterprise_id", "merchant": "merchant_id", "store": "store_id"}` on a payment.
 Lookups should be local columns (or single-valued joins) so that scoping never duplicates rows.
+
+A model may also narrow what one level grants with `scope_narrowing`, a mapping from level to a
+function returning a Q that is ANDed to that level's condition only, e.g. payments'
+`{"store": payments_of_today}`: a cashier (store level) sees today's payments of its store, while
+a principal who also manages the merchant still sees them all through the merchant level. The
+narrowing is part of the scope, so no request parameter can widen it.
 """
 
 from __future__ import annotations
@@ -65,10 +71,16 @@ def scope_filter(principal: Principal, model: type[models.Model]) -> Q:
     if getattr(model, "hidden_from_api_keys", False) and principal.kind == "api_key":
         # A merchant system takes payments; it has no business with e.g. KYC documents.
         return condition
+    narrowing = getattr(model, "scope_narrowing", {})
+    if set(narrowing) - set(fields):
+        raise ScopeError(f"{model.__name__}.scope_narrowing names levels it does not scope by")
     for level, lookup in fields.items():
         ids = getattr(principal, LEVELS[level])
         if ids:
-            condition |= Q(**{f"{lookup}__in": sorted(ids)})
+            granted = Q(**{f"{lookup}__in": sorted(ids)})
+            if level in narrowing:
+                granted &= narrowing[level]()
+            condition |= granted
     return condition
 
 

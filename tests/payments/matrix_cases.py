@@ -1,8 +1,12 @@
 """Permission-matrix expectations for the payments routes (see tests/tenancy/matrix.py).
 
 Taking and cancelling payments: cashiers of the store and the merchant's API keys. Refunds:
-enterprise admins, merchant managers and API keys. Reading: everyone who sees the store.
+enterprise admins, merchant managers and API keys. Reading: everyone who sees the store (a
+cashier only today's business: the rows made here are today's). Today's sales: every signed-in
+principal, summed over what it sees (nothing for an outsider: zeros, not an error).
 """
+
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -32,6 +36,13 @@ def _payment(world, tenant, state: str) -> Payment:
         out_trade_no=f"SYMATRIX{terminal.pk:012d}", sub_mch_id=tenant.merchant.sub_mch_id,
         created_by="matrix", paid_at=timezone.now() if state == "succeeded" else None,
     )  # fmt: skip
+
+
+def yesterdays(world, tenant) -> dict:
+    payment = _payment(world, tenant, "succeeded")
+    yesterday = timezone.now() - timedelta(days=1)
+    Payment.objects.filter(pk=payment.pk).update(created_at=yesterday, paid_at=yesterday)
+    return {"kwargs": {"pk": payment.pk}}
 
 
 def create_body(world, tenant) -> dict:
@@ -69,6 +80,14 @@ CASES = [
         foreign=400,
     ),
     Case("payment-detail", "get", READERS, target=payment_in("succeeded")),
+    Case(
+        "payment-detail",
+        "get",
+        codes(200, anonymous=403, outsider=404, cashier=404),
+        target=yesterdays,
+        label="yesterday's: not a cashier's",
+    ),
+    Case("payment-today", "get", codes(200, anonymous=403), foreign=None),
     Case("payment-cancel", "post", TAKERS, target=payment_in("awaiting_scan")),
     Case("payment-refund", "post", REFUNDERS, target=refundable),
     Case("refund-list", "get", codes(200, anonymous=403), model=Refund, foreign=None),
