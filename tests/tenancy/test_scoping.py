@@ -120,3 +120,33 @@ def test_ops_principal_comes_from_staff_profile_or_superuser(world):
     root = UserFactory(username="root", is_superuser=True)
     assert Principal.for_user(root).ops_role == "ops_admin"
     assert not principal(world, "cashier").is_ops
+
+
+def test_a_narrowing_applies_to_its_level_only():
+    """scope_narrowing ANDs to one level's grant; the other levels' grants are untouched."""
+    from django.db.models import Q
+
+    from tenancy.scoping import scope_filter
+
+    class Row:
+        scope_fields = {"merchant": "merchant_id", "store": "store_id"}
+        scope_narrowing = {"store": lambda: Q(fresh=True)}
+
+    both = Principal(kind="user", label="both", merchant_ids=frozenset({1}),
+                     store_ids=frozenset({2}))  # fmt: skip
+    assert scope_filter(both, Row) == Q(pk__in=[]) | Q(merchant_id__in=[1]) | (
+        Q(store_id__in=[2]) & Q(fresh=True)
+    )
+
+
+def test_a_narrowing_of_a_level_the_model_is_not_scoped_by_is_refused():
+    from django.db.models import Q
+
+    from tenancy.scoping import scope_filter
+
+    class Row:
+        scope_fields = {"merchant": "merchant_id"}
+        scope_narrowing = {"store": lambda: Q(fresh=True)}
+
+    with pytest.raises(ScopeError):
+        scope_filter(Principal.system("test"), Row)
