@@ -73,21 +73,16 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.router.detach(identity.terminal_id, self)
         now = time.time()
         reason = getattr(self, "close_reason", None) or f"connection closed ({code})"
-        released = await self.router.release(
+        self.router.release(
             identity.terminal_id,
+            identity.enterprise_id,
             self.conn,
             {"connected": "0", "disconnected_at": now, "last_seen": now, "reason": reason},
             presence.presence_ttl(self.interval),
+            code=code,
+            reason=reason,
+            node=self.router.node,
         )
-        if released:
-            self.router.event(
-                identity.terminal_id,
-                identity.enterprise_id,
-                "disconnected",
-                code=code,
-                reason=reason,
-                node=self.router.node,
-            )
 
     async def _refuse(self, code: int, reason: str) -> None:
         if self.closing:

@@ -34,12 +34,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], KEYS[3])
 return old
 """
-# Mark the terminal disconnected, only if this connection still owns it.
+# Mark the terminal disconnected and record the event, only if this connection still owns it
+# (a device that reconnected before the flush keeps its new connection, and no event is told).
 _RELEASE = """
 if redis.call('HGET', KEYS[1], 'conn') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], KEYS[3])
+redis.call('RPUSH', KEYS[4], ARGV[4])
 return 1
 """
 
@@ -52,6 +54,7 @@ class NodeRouter:
         self.dirty: dict[int, dict] = {}
         self.ttl: dict[int, int] = {}
         self.events: list[str] = []
+        self.releases: list[tuple[int, list]] = []
         # Bounded: a storm of check-ins queues for a connection instead of opening thousands.
         self.redis = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
@@ -99,15 +102,16 @@ class NodeRouter:
         keys = ("channel", "conn", "connected", "fw", "link", "host")
         return dict(zip(keys, old, strict=True))
 
-    async def release(self, terminal_id: int, conn: str, fields: dict, ttl: int) -> bool:
+    def release(
+        self, terminal_id: int, enterprise_id: int | None, conn: str, fields: dict, ttl: int, **data
+    ) -> None:
+        """Mark a closed connection disconnected at the next flush (one pipeline for all of a
+        storm's disconnects, not a round trip each), with its "disconnected" event."""
         flat: list = []
         for key, value in fields.items():
             flat += [key, value]
-        done = await self._release(
-            keys=[presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)],
-            args=[conn, time.time(), ttl, *flat],
-        )
-        return bool(done)
+        event = _event_json(terminal_id, enterprise_id, "disconnected", data)
+        self.releases.append((terminal_id, [conn, time.time(), ttl, event, *flat]))
 
     def attach(self, terminal_id: int, consumer) -> object | None:
         previous = self.connections.get(terminal_id)
@@ -123,17 +127,7 @@ class NodeRouter:
         self.ttl[terminal_id] = ttl
 
     def event(self, terminal_id: int, enterprise_id: int | None, kind: str, **data) -> None:
-        self.events.append(
-            json.dumps(
-                {
-                    "terminal_id": terminal_id,
-                    "enterprise_id": enterprise_id,
-                    "kind": kind,
-                    "at": time.time(),
-                    "data": data,
-                }
-            )
-        )
+        self.events.append(_event_json(terminal_id, enterprise_id, kind, data))
 
     def spawn(self, coroutine) -> None:
         """Run a coroutine in the background, keeping a reference until it is done."""
@@ -168,7 +162,8 @@ class NodeRouter:
         dirty, self.dirty = self.dirty, {}
         ttls, self.ttl = self.ttl, {}
         events, self.events = self.events, []
-        if not dirty and not events:
+        releases, self.releases = self.releases, []
+        if not dirty and not events and not releases:
             return
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
@@ -180,6 +175,9 @@ class NodeRouter:
             pipe.zadd(presence.INDEX_KEY, {str(tid): now for tid in dirty})
         if events:
             pipe.rpush(presence.EVENTS_KEY, *events)
+        for terminal_id, args in releases:
+            keys = [presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)]
+            await self._release(keys=[*keys, presence.EVENTS_KEY], args=args, client=pipe)
         await pipe.execute()
 
     async def _flush_loop(self) -> None:
@@ -204,6 +202,18 @@ class NodeRouter:
             await self.redis.connection_pool.disconnect()
         except Exception:
             logger.warning("closing the router's Redis failed", exc_info=True)
+
+
+def _event_json(terminal_id: int, enterprise_id: int | None, kind: str, data: dict) -> str:
+    return json.dumps(
+        {
+            "terminal_id": terminal_id,
+            "enterprise_id": enterprise_id,
+            "kind": kind,
+            "at": time.time(),
+            "data": data,
+        }
+    )
 
 
 class LoopDatabase:
