@@ -176,30 +176,23 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if frame.nonce != self.nonce:
             await self._refuse(CloseCode.CHALLENGE_MISMATCH, "auth does not answer this challenge")
             return
-        if not await self._attempt_allowed(frame.serial):
-            await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
-            return
+        # Every attempt counts against the serial's limit per minute: a refused one here, an
+        # accepted one in the same Redis round trip that claims its presence (_admit).
         try:
             identity, interval, pending = await device_check_in(
                 self.router.db, serial=frame.serial, nonce=frame.nonce, proof=frame.proof
             )
         except AuthRefused as refused:
             logger.info("terminal %s refused: %s", frame.serial, refused.reason)
-            await self._refuse(refused.close_code, refused.reason)
+            if await self.router.refused_attempt(frame.serial):
+                await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
+            else:
+                await self._refuse(refused.close_code, refused.reason)
             return
         self.auth_timer.cancel()
         await self._admit(identity, interval, pending)
 
-    async def _attempt_allowed(self, serial: str) -> bool:
-        key = f"{presence.PREFIX}auth:{serial}:{int(time.time() // 60)}"
-        pipe = self.router.redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = await pipe.execute()
-        return count <= settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE
-
     async def _admit(self, identity: p.DeviceIdentity, interval: int, pending: list) -> None:
-        self.identity, self.interval = identity, interval
         now = time.time()
         ttl = presence.presence_ttl(interval)
         fields = {
@@ -209,8 +202,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             "interval": interval,
             "grace": settings.TERMINAL_HEARTBEAT_GRACE,
         }
-        previous = await self.router.claim(identity.terminal_id, self.conn, fields, ttl)
-        self.previous = previous
+        previous = await self.router.claim(
+            identity.terminal_id, identity.serial, self.conn, fields, ttl
+        )
+        if previous is None:
+            await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
+            return
+        self.identity, self.interval, self.previous = identity, interval, previous
         local = self.router.attach(identity.terminal_id, self)
         if local is not None:
             await local.replaced()

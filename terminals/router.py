@@ -25,11 +25,16 @@ from terminals import presence
 
 logger = logging.getLogger(__name__)
 
-# Claim the terminal's presence for a new connection; return the previous channel and conn.
+# Count the connection attempt (KEYS[4], per serial and minute); beyond the limit claim nothing
+# and return nil. Otherwise claim the terminal's presence for the new connection and return the
+# previous channel and conn.
 _CLAIM = """
+local attempts = redis.call('INCR', KEYS[4])
+if attempts == 1 then redis.call('EXPIRE', KEYS[4], 120) end
+if attempts > tonumber(ARGV[3]) then return nil end
 local old = redis.call('HMGET', KEYS[1], 'channel', 'conn', 'connected', 'fw', 'link', 'host')
 redis.call('HDEL', KEYS[1], 'disconnected_at', 'reason')
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], KEYS[3])
 return old
@@ -84,8 +89,12 @@ class NodeRouter:
 
     # --- connections ------------------------------------------------------------------------
 
-    async def claim(self, terminal_id: int, conn: str, fields: dict, ttl: int) -> dict:
-        """Record a new connection as the terminal's live one; return what was there before."""
+    async def claim(
+        self, terminal_id: int, serial: str, conn: str, fields: dict, ttl: int
+    ) -> dict | None:
+        """Count the attempt and record the new connection as the terminal's live one; return
+        what was there before, or None if the serial is over its attempts per minute (then
+        nothing is claimed). One round trip for both."""
         now = time.time()
         flat: list = []
         for key, value in {
@@ -96,11 +105,27 @@ class NodeRouter:
         }.items():
             flat += [key, value]
         old = await self._claim(
-            keys=[presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)],
-            args=[now, ttl, *flat],
+            keys=[
+                presence.presence_key(terminal_id),
+                presence.INDEX_KEY,
+                str(terminal_id),
+                _attempts_key(serial, now),
+            ],
+            args=[now, ttl, settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE, *flat],
         )
+        if old is None:
+            return None
         keys = ("channel", "conn", "connected", "fw", "link", "host")
         return dict(zip(keys, old, strict=True))
+
+    async def refused_attempt(self, serial: str) -> bool:
+        """Count a refused connection attempt; True if the serial is now over its limit."""
+        key = _attempts_key(serial, time.time())
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count, _ = await pipe.execute()
+        return count > settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE
 
     def release(
         self, terminal_id: int, enterprise_id: int | None, conn: str, fields: dict, ttl: int, **data
@@ -202,6 +227,10 @@ class NodeRouter:
             await self.redis.connection_pool.disconnect()
         except Exception:
             logger.warning("closing the router's Redis failed", exc_info=True)
+
+
+def _attempts_key(serial: str, now: float) -> str:
+    return f"{presence.PREFIX}auth:{serial}:{int(now // 60)}"
 
 
 def _event_json(terminal_id: int, enterprise_id: int | None, kind: str, data: dict) -> str:

@@ -4,6 +4,7 @@ Browser sockets pass the Origin check and the session middleware; device sockets
 terminals app) authenticate themselves and carry no Origin, so they are routed apart.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -16,3 +17,10 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402 - Django must be s
 from config.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+
+# CPython's collector rescans every surviving object on each older-generation pass. A node holding
+# thousands of device sockets spent a quarter of its CPU there during a reconnect storm, in pauses
+# of up to half a second (docs/performance.md, "Terminals"). Objects built at startup are frozen
+# out of collection, and the young generation is collected every 50,000 allocations, not 700.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)

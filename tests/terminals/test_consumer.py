@@ -169,6 +169,39 @@ def test_refused_devices_get_a_close_code_saying_why(world, setup, expected):
     run(scenario)
 
 
+def test_connection_attempts_beyond_the_limit_per_minute_are_refused(world, settings):
+    """Accepted and refused attempts count alike; those over the limit get 4010 and do not
+    disturb the connection that is live."""
+    settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE = 3
+    terminal, secret = active(world.a)
+
+    async def scenario():
+        first = Device(terminal.serial, secret)
+        await first.login()
+        wrong = Device(terminal.serial, credentials.new_device_secret())
+        await wrong.open()
+        await wrong.send(wrong.auth_frame())
+        assert await wrong.closed_with() == CloseCode.BAD_PROOF
+        second = Device(terminal.serial, secret)
+        await second.login()  # the third attempt: still allowed, it replaces the first
+        assert await first.closed_with() == CloseCode.REPLACED
+        third = Device(terminal.serial, secret)
+        await third.open()
+        await third.send(third.auth_frame())
+        assert await third.closed_with() == CloseCode.RATE_LIMITED
+        fourth = Device(terminal.serial, credentials.new_device_secret())
+        await fourth.open()
+        await fourth.send(fourth.auth_frame())
+        assert await fourth.closed_with() == CloseCode.RATE_LIMITED
+        await second.send({"type": "heartbeat", "v": 1, "seq": 1})
+        assert (await second.recv())["type"] == "heartbeat_ack"  # the refusals kicked no one
+        await (await get_router()).flush()
+        assert presence.read(terminal.pk)["connected"] == "1"
+        await second.bye()
+
+    run(scenario)
+
+
 def test_replayed_handshake_is_refused(world):
     """An auth frame captured from one connection does not open another."""
     terminal, secret = active(world.a)
