@@ -5,6 +5,7 @@ Groups: `terminal.<id>` (the device's customer screen and the till that subscrib
 from the API after a reconnect, so a lost message costs a refresh, never money.
 """
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -60,8 +61,8 @@ def _publish(groups: list[str], message: dict) -> None:
     layer = get_channel_layer()
 
     async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, message)
+        # Concurrently: each group_send is its own Redis round trip.
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
     try:
         async_to_sync(send_all)()

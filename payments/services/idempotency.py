@@ -143,7 +143,7 @@ def idempotent(
     row, stored = _claim(principal, validate_key(key), fingerprint(method, path, body))
     if stored is not None:
         return stored
-    row.refresh_from_db()
+    # The row is current: just created, or read under its lock when a lapsed claim was taken over.
     if row.payment_id or row.refund_id:
         resumed = resume(row)
         if resumed is not None:

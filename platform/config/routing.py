@@ -18,9 +18,10 @@ def websocket_application() -> URLRouter:
     """Every websocket route; device routes carry no Origin and authenticate in their handshake."""
     return URLRouter(
         [
+            # Devices first: thousands of them reconnect at once after a network blip.
+            path("ws/terminal/", TerminalConsumer.as_asgi()),
             path("ws/ping/", for_browsers(PingConsumer)),
             path("ws/dashboard/", for_browsers(DashboardConsumer)),
-            path("ws/terminal/", TerminalConsumer.as_asgi()),
             path("ws/payments/", for_browsers(TillConsumer)),
         ]
     )

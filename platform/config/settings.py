@@ -419,6 +419,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
+        # Three INFO lines per websocket (accepted, open, closed) for every device of the fleet;
+        # the terminal timeline records connects and disconnects with their reasons instead.
+        "uvicorn.error": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
         # One line per task received and succeeded drowns everything else at a 1-second beat;
         # failures are still logged (at ERROR) by celery.app.trace.
         "celery.app.trace": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},

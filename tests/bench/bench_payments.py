@@ -77,7 +77,9 @@ def start(args: list[str], env: dict, health: str | None) -> subprocess.Popen:
 
 def base_env(**extra: str) -> dict:
     return {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL,
-            "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", **extra}  # fmt: skip
+            "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+            "DEBUG": "false",  # as in production: no query log, no debug cursor
+            **extra}  # fmt: skip
 
 
 def fresh_code() -> str:
@@ -197,7 +199,7 @@ def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
     return sample
 
 
-def run_e2e(seconds: float, tills: int) -> None:
+def run_e2e(seconds: float, tills: int, workers: int) -> None:
     _merchant, terminals, key = bench_world(tills)
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -206,7 +208,7 @@ def run_e2e(seconds: float, tills: int) -> None:
     web_url = f"http://127.0.0.1:{web_port}"
     web = start(
         ["-m", "uvicorn", "config.asgi:application", "--lifespan", "off", "--no-access-log",
-         "--host", "127.0.0.1", "--port", str(web_port)],
+         "--host", "127.0.0.1", "--port", str(web_port), "--workers", str(workers)],
         base_env(WECHATPAY_BASE_URL=sandbox_url), None,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -366,11 +368,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--tills", type=int, default=50)
     parser.add_argument("--pending", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1, help="platform uvicorn processes")
     parser.add_argument("--mode", choices=["countdown", "poller"], default="poller")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.which == "e2e":
-        run_e2e(args.seconds, args.tills)
+        run_e2e(args.seconds, args.tills, args.workers)
     else:
         run_lag(args.pending, args.seconds, args.mode)
 

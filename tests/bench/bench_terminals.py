@@ -219,6 +219,8 @@ def start_server(app: str, port: int, workers: int) -> subprocess.Popen:
         "--lifespan",
         "off",
         "--no-access-log",
+        "--log-level",
+        "warning",
         "--backlog",
         "4096",
         "--ws-ping-interval",
