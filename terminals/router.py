@@ -272,9 +272,12 @@ class LoopDatabase:
         async with self._lock:
             if self._conn is None or self._conn.closed:
                 params = connections["default"].get_connection_params()
-                for django_only in ("cursor_factory", "context"):
+                for django_only in ("cursor_factory", "context", "prepare_threshold"):
                     params.pop(django_only, None)
-                self._conn = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+                # Prepared at first use: the one query runs thousands of times a minute in a storm.
+                self._conn = await psycopg.AsyncConnection.connect(
+                    autocommit=True, prepare_threshold=0, **params
+                )
             return self._conn
 
     async def close(self) -> None:
