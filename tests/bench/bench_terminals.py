@@ -14,6 +14,7 @@ split over several processes. Not a test: it prints figures; docs/performance.md
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -184,7 +185,10 @@ def worker(conn, url, serials, platform, interval, handshakes):
     import uvloop
 
     django.setup()
-    # uvloop, as the server uses: the load generator shares the 2 cores with what it measures.
+    # The load generator shares the 2 cores with what it measures: uvloop as the server uses,
+    # and the same collector settings as config.asgi (thousands of long-lived connections).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvloop.run(_worker_main(conn, url, serials, platform, interval, handshakes))
 
 
