@@ -9,6 +9,7 @@ import httpx
 import pytest
 from rest_framework.test import APIClient
 
+from payments.models import Payment
 from tenancy.principals import Principal
 from tenancy.services.api_keys import api_key_create
 from tests.conftest import ManagedProcess, free_port, wait_until
@@ -159,3 +160,11 @@ def login():
         return client
 
     return make
+
+
+@pytest.fixture
+def native(shop, merchant_api) -> Payment:
+    body = {"terminal": shop.a.terminal.pk, "amount_fen": 2500, "kind": "native"}
+    response = merchant_api.post("/api/v1/payments/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return Payment.objects.get(pk=response.json()["id"])

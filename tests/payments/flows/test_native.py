@@ -20,14 +20,6 @@ pytestmark = pytest.mark.slow
 NOTIFY = "/payments/wechatpay/notify"
 
 
-@pytest.fixture
-def native(shop, merchant_api) -> Payment:
-    body = {"terminal": shop.a.terminal.pk, "amount_fen": 2500, "kind": "native"}
-    response = merchant_api.post("/api/v1/payments/", body, format="json")
-    assert response.status_code == 201, response.json()
-    return Payment.objects.get(pk=response.json()["id"])
-
-
 def notification(payment: Payment, *, key=None, **changes) -> bytes:
     fields = {
         "return_code": "SUCCESS", "result_code": "SUCCESS",

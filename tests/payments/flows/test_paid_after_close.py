@@ -13,14 +13,6 @@ from tests.payments.flows.test_native import notification, post
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def native(shop, merchant_api) -> Payment:
-    body = {"terminal": shop.a.terminal.pk, "amount_fen": 2500, "kind": "native"}
-    response = merchant_api.post("/api/v1/payments/", body, format="json")
-    assert response.status_code == 201, response.json()
-    return Payment.objects.get(pk=response.json()["id"])
-
-
 def customer_pays(payment: Payment, base_url: str) -> str:
     """The customer pays the QR at the provider (at the last second); return the transaction id.
 
