@@ -416,17 +416,28 @@ def payment_succeed(
     last-second scan, closeorder's ORDERPAID): it moves by `succeed_after_close`, is flagged
     `paid_after_close`, and is refunded in full in the same transaction (refunds are sent after
     commit). Its terminal is not told: the customer screen has long moved on to other sales.
+    A payment the cashier cancelled that the customer paid before the close or reversal could
+    happen (reference §6) is the same case: it succeeds, is flagged and is refunded in full.
     """
     late = payment.state in GIVEN_UP_STATES
     now = timezone.now()
     fields = {"transaction_id": transaction_id[:32], "paid_at": paid_at or now,
               "finished_at": now, "trade_state": trade_state, "err_code": "", "err_message": "",
               "follow_up": FollowUp.NONE, "next_check_at": None}  # fmt: skip
+    from payments.services.refunds import refund_paid_after_close
+
+    if not late and payment.cancel_requested_at is not None:
+        logger.error("payment %s was paid after it was cancelled: refunding it in full", payment.pk)
+        move(payment, action="succeed", actor=actor, reason=reason,
+             fields={**fields, "paid_after_close": True,
+                     "err_message": "paid after it was cancelled; refunded in full"})  # fmt: skip
+        refund_paid_after_close(payment)
+        events.payment_changed_on_commit(payment)
+        return payment
     if not late:
         move(payment, action="succeed", actor=actor, reason=reason, fields=fields)
         announce_result(payment)
         return payment
-    from payments.services.refunds import refund_paid_after_close
 
     logger.error("payment %s was paid after it was %s here: refunding it in full", payment.pk,
                  payment.state)  # fmt: skip

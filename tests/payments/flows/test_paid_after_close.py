@@ -102,3 +102,21 @@ def test_an_ordinary_success_is_not_flagged_and_not_refunded(native, client):
     native.refresh_from_db()
     assert native.state == "succeeded" and not native.paid_after_close
     assert not Refund.objects.filter(payment=native).exists()
+
+
+def test_a_native_order_paid_after_the_cashier_cancelled_it_is_refunded_in_full(
+    native, client, merchant_api, payments_server
+):
+    """Reference §6: the close waits for the provider's 5 minutes; a customer who pays the QR
+    meanwhile is charged for a sale the till dropped, so the money goes back at once."""
+    cancelled = merchant_api.post(f"/api/v1/payments/{native.pk}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "awaiting_scan"
+    transaction_id = customer_pays(native, payments_server)
+    assert post(client, notification(native, transaction_id=transaction_id)).status_code == 200
+    native.refresh_from_db()
+    assert native.state == "succeeded" and native.paid_after_close
+    assert native.follow_up == ""  # the close is no longer due: there is nothing left to close
+    (refund,) = Refund.objects.filter(payment=native)
+    assert refund.amount_fen == 2500 and refund.follow_up == FollowUp.SUBMIT_REFUND
+    assert post(client, notification(native, transaction_id=transaction_id)).status_code == 200
+    assert Refund.objects.filter(payment=native).count() == 1
