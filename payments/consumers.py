@@ -105,7 +105,8 @@ class TillConsumer(AsyncJsonWebsocketConsumer):
         while True:
             wait = float(settings.PAYMENTS_TILL_KEY_RECHECK_SECONDS)
             if expires_at is not None:
-                wait = max(0.0, min(wait, (expires_at - timezone.now()).total_seconds()))
+                # At least a second: past expiry with the database away must not spin.
+                wait = max(1.0, min(wait, (expires_at - timezone.now()).total_seconds()))
             await asyncio.sleep(wait)
             try:
                 usable = await _key_usable(self.principal.api_key_id)

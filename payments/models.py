@@ -96,11 +96,17 @@ FINAL_PAYMENT_STATES = ("succeeded", "failed", "closed", "reversed")
 def payments_of_today() -> Q:
     """What a store-level principal (a cashier) sees of its store's payments: today's business.
 
-    Created or paid on the current business day (payments.business_day), or still open (one
-    started before midnight must stay visible, and cancellable, until it settles).
+    Created, paid or settled on the current business day (payments.business_day), or still
+    open (one started before midnight must stay visible, and cancellable, until it settles, and
+    its outcome must be readable when it settles after midnight).
     """
     start, _end = today_bounds()
-    return Q(created_at__gte=start) | Q(paid_at__gte=start) | Q(state__in=OPEN_PAYMENT_STATES)
+    return (
+        Q(created_at__gte=start)
+        | Q(paid_at__gte=start)
+        | Q(finished_at__gte=start)
+        | Q(state__in=OPEN_PAYMENT_STATES)
+    )
 
 
 def refunds_of_today() -> Q:

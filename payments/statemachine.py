@@ -1,14 +1,15 @@
 """The payment and refund lifecycles, moved by tenancy's state-machine helper.
 
     payment: created → awaiting_scan → paying → succeeded | failed | closed | reversed
-             failed | closed | reversed → succeeded   (succeed_after_close, see below)
+             failed | closed → succeeded   (succeed_after_close, see below)
     refund:  created → processing → succeeded | failed | needs_manual
              needs_manual → succeeded | failed   (the provider settles it once handled by hand)
 
 `move()` (tenancy.statemachine) locks the row, refuses an illegal action with a 409, saves and
 writes the audit row in the same transaction. Provider truth wins over a local final state: an
 order the provider reports paid (orderquery, closeorder's ORDERPAID, a verified notification)
-after it was failed, closed or reversed here took the customer's money. It moves by its own action,
+after it was failed or closed here took the customer's money (a reversed one did not: the
+reversal refunds a paid order, so `reversed` is final). It moves by its own action,
 `succeed_after_close`, so the audit log names it; payments.services.payments flags the row
 `paid_after_close` and refunds it in full. `succeed` itself leaves only open states.
 """
@@ -32,9 +33,7 @@ payment_machine = StateMachine(
         "submit": Transition(sources={P.CREATED, P.AWAITING_SCAN}, target=P.PAYING),
         "succeed": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.SUCCEEDED),
         # The provider took the money after this side had given the payment up.
-        "succeed_after_close": Transition(
-            sources={P.FAILED, P.CLOSED, P.REVERSED}, target=P.SUCCEEDED
-        ),
+        "succeed_after_close": Transition(sources={P.FAILED, P.CLOSED}, target=P.SUCCEEDED),
         "fail": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.FAILED),
         # Nothing was charged: a prompt nobody answered, a cancelled or expired order.
         "close": Transition(sources={P.CREATED, P.AWAITING_SCAN, P.PAYING}, target=P.CLOSED),

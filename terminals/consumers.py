@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 
+import psycopg
 import pydantic
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -177,7 +178,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self._refuse(CloseCode.CHALLENGE_MISMATCH, "auth does not answer this challenge")
             return
         # Every attempt counts against the serial's limit per minute: a refused one here, an
-        # accepted one in the same Redis round trip that claims its presence (_admit).
+        # accepted one in the same Redis round trip that claims its presence (_admit). A serial
+        # already found over it this minute is refused before it costs anything.
+        if self.router.known_over_limit(frame.serial):
+            await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
+            return
         try:
             identity, interval, pending = await device_check_in(
                 self.router.db, serial=frame.serial, nonce=frame.nonce, proof=frame.proof
@@ -188,6 +193,14 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 await self._refuse(CloseCode.RATE_LIMITED, "too many connection attempts")
             else:
                 await self._refuse(refused.close_code, refused.reason)
+            return
+        except (psycopg.Error, TimeoutError):
+            logger.exception("check-in of terminal %s failed", frame.serial)
+            await self._refuse(CloseCode.SERVER_ERROR, "check-in failed; reconnect")
+            return
+        if self.closing:
+            # Timed out (or closed) while the lookup ran: this connection must not claim the
+            # device, or it would kick the device's newer connection.
             return
         self.auth_timer.cancel()
         await self._admit(identity, interval, pending)

@@ -60,6 +60,7 @@ class NodeRouter:
         self.ttl: dict[int, int] = {}
         self.events: list[str] = []
         self.releases: list[tuple[int, list]] = []
+        self.over_limit: dict[str, int] = {}
         # Bounded: a storm of check-ins queues for a connection instead of opening thousands.
         self.redis = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
@@ -114,6 +115,7 @@ class NodeRouter:
             args=[now, ttl, settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE, *flat],
         )
         if old is None:
+            self.note_over_limit(serial)
             return None
         keys = ("channel", "conn", "connected", "fw", "link", "host")
         return dict(zip(keys, old, strict=True))
@@ -125,7 +127,21 @@ class NodeRouter:
         pipe.incr(key)
         pipe.expire(key, 120)
         count, _ = await pipe.execute()
-        return count > settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE
+        over = count > settings.TERMINAL_AUTH_ATTEMPTS_PER_MINUTE
+        if over:
+            self.note_over_limit(serial)
+        return over
+
+    def note_over_limit(self, serial: str) -> None:
+        """Remember, for the rest of this minute, a serial Redis found over its attempts limit:
+        its further attempts on this node are refused before they cost a query or a round trip."""
+        minute = int(time.time() // 60)
+        if len(self.over_limit) > 10_000:
+            self.over_limit = {s: m for s, m in self.over_limit.items() if m == minute}
+        self.over_limit[serial] = minute
+
+    def known_over_limit(self, serial: str) -> bool:
+        return self.over_limit.get(serial) == int(time.time() // 60)
 
     def release(
         self, terminal_id: int, enterprise_id: int | None, conn: str, fields: dict, ttl: int, **data
@@ -203,7 +219,14 @@ class NodeRouter:
         for terminal_id, args in releases:
             keys = [presence.presence_key(terminal_id), presence.INDEX_KEY, str(terminal_id)]
             await self._release(keys=[*keys, presence.EVENTS_KEY], args=args, client=pipe)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except Exception:
+            # Disconnects and events are owed to Redis: keep them for the next flush. (Presence
+            # fields are rewritten by the devices' next heartbeats.)
+            self.releases[:0] = releases
+            self.events[:0] = events
+            raise
 
     async def _flush_loop(self) -> None:
         period = settings.TERMINAL_PRESENCE_WRITE_SECONDS
@@ -245,6 +268,11 @@ def _event_json(terminal_id: int, enterprise_id: int | None, kind: str, data: di
     )
 
 
+# A check-in query answers in well under a millisecond; one that stalls this long is on a dead
+# connection, and every device of the node would otherwise wait behind it.
+QUERY_TIMEOUT_SECONDS = 3
+
+
 class LoopDatabase:
     """One async psycopg connection per event loop, for the device check-in query.
 
@@ -259,13 +287,16 @@ class LoopDatabase:
         self._lock = asyncio.Lock()
 
     async def fetchone(self, sql: str, params: list) -> dict | None:
+        """Run one query; on any database error or a stall, drop the connection (and with it a
+        prepared statement a migration may have invalidated) so the next query starts afresh."""
         conn = await self._connection()
         try:
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(sql, params)
-            return await cursor.fetchone()
-        except psycopg.OperationalError:
-            await self.close()
+            async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(sql, params)
+                return await cursor.fetchone()
+        except (psycopg.Error, TimeoutError):
+            await self._drop(conn)
             raise
 
     async def _connection(self) -> psycopg.AsyncConnection:
@@ -276,14 +307,24 @@ class LoopDatabase:
                     params.pop(django_only, None)
                 # Prepared at first use: the one query runs thousands of times a minute in a storm.
                 self._conn = await psycopg.AsyncConnection.connect(
-                    autocommit=True, prepare_threshold=0, **params
+                    autocommit=True,
+                    prepare_threshold=0,
+                    application_name="shouyin-device-check-in",
+                    **params,
                 )
             return self._conn
 
+    async def _drop(self, conn: psycopg.AsyncConnection) -> None:
+        async with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        await conn.close()
+
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        async with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
 
 
 _routers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, NodeRouter]" = (

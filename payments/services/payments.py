@@ -397,8 +397,9 @@ def _keep_polling(
     follow_ups.schedule_on_commit(payment)
 
 
-# Given up here; the provider may still report them paid (payments.statemachine).
-GIVEN_UP_STATES = (P.FAILED, P.CLOSED, P.REVERSED)
+# Given up here without a reversal; the provider may still report them paid
+# (payments.statemachine).
+GIVEN_UP_STATES = (P.FAILED, P.CLOSED)
 
 
 def payment_succeed(
@@ -416,11 +417,28 @@ def payment_succeed(
     last-second scan, closeorder's ORDERPAID): it moves by `succeed_after_close`, is flagged
     `paid_after_close`, and is refunded in full in the same transaction (refunds are sent after
     commit). Its terminal is not told: the customer screen has long moved on to other sales.
-    A payment the cashier cancelled that the customer paid before the close or reversal could
-    happen (reference §6) is the same case: it succeeds, is flagged and is refunded in full.
+    A native order the cashier cancelled that the customer paid before the close could happen
+    (reference §6) is the same case: it succeeds, is flagged and is refunded in full. A micropay
+    cancelled while paying is reversed instead (the reversal refunds a paid order), and a payment
+    already reversed here stays reversed: the reversal gave the money back.
     """
-    late = payment.state in GIVEN_UP_STATES
     now = timezone.now()
+    if payment.state == P.REVERSED:
+        # A reversal of a paid order gives the money back (reference §4.3): the report is stale.
+        logger.warning("payment %s reported paid after it was reversed: nothing to do", payment.pk)
+        return payment
+    if payment.cancel_requested_at is not None and payment.kind == PaymentKind.MICROPAY:
+        # Cancelled while paying: the reversal still due returns the money of a paid order.
+        s = current_schedule()
+        due = max(now, (payment.submitted_at or now) + seconds(s.reverse_min_delay))
+        logger.warning("payment %s paid after it was cancelled: reversing it", payment.pk)
+        Payment.objects.filter(pk=payment.pk).update(
+            follow_up=FollowUp.REVERSE, next_check_at=due, updated_at=now
+        )
+        payment.follow_up, payment.next_check_at = FollowUp.REVERSE, due
+        follow_ups.schedule_on_commit(payment)
+        return payment
+    late = payment.state in GIVEN_UP_STATES
     fields = {"transaction_id": transaction_id[:32], "paid_at": paid_at or now,
               "finished_at": now, "trade_state": trade_state, "err_code": "", "err_message": "",
               "follow_up": FollowUp.NONE, "next_check_at": None}  # fmt: skip

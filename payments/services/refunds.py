@@ -188,8 +188,23 @@ def refund_submit(refund_id: int) -> None:
             follow = FollowUp.SUBMIT_REFUND if attempt < MAX_SUBMITS else FollowUp.QUERY_REFUND
             _update(refund, follow_up=follow, follow_up_attempts=attempt, err_code=err[:64],
                     next_check_at=refund_resubmit_at(attempt=attempt, now=now, s=s))  # fmt: skip
+        elif payment.paid_after_close:
+            _automatic_refund_refused(refund, err_code=err, message=answer.err_code_des)
         else:
             _fail(refund, err_code=err, message=answer.err_code_des)
+
+
+def _automatic_refund_refused(refund: Refund, *, err_code: str, message: str) -> None:
+    """The provider refused the full refund of a payment taken after close or cancel (e.g. the
+    merchant's balance is short). Failing it would release the money as if the sale stood: the
+    refund moves to `needs_manual` instead, its amount stays reserved, and people settle it."""
+    logger.error("automatic refund %s of payment %s refused (%s): handle it by hand", refund.pk,
+                 refund.payment_id, err_code)  # fmt: skip
+    move(refund, action="bounce", actor=system("refund"), reason=f"provider: {err_code}",
+         fields={"err_code": err_code[:64],
+                 "err_message": f"Automatic refund refused ({message or err_code})"[:200],
+                 "follow_up": FollowUp.NONE, "next_check_at": None})  # fmt: skip
+    events.refund_changed_on_commit(refund)
 
 
 def _update(refund: Refund, **fields) -> None:

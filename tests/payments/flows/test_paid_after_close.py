@@ -4,11 +4,16 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from payments.gateway.types import MicropayOutcome, MicropayResult
+from payments.gateway.wechatpay import xmlcodec
+from payments.gateway.wechatpay.signing import SignType, sign
 from payments.models import FollowUp, Payment, Refund
-from payments.services.payments import payment_end, payment_fail, system
+from payments.services.payments import micropay_apply, payment_end, payment_fail, system
 from tenancy.models import AuditEntry
-from tests.payments.flows.drive import settle_refund, step
+from tests.payments import helpers as codes
+from tests.payments.flows.drive import settle, settle_refund, step
 from tests.payments.flows.test_native import notification, post
+from tests.payments.scripted_provider import Reply, scripted_provider
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +125,51 @@ def test_a_native_order_paid_after_the_cashier_cancelled_it_is_refunded_in_full(
     assert refund.amount_fen == 2500 and refund.follow_up == FollowUp.SUBMIT_REFUND
     assert post(client, notification(native, transaction_id=transaction_id)).status_code == 200
     assert Refund.objects.filter(payment=native).count() == 1
+
+
+def test_a_micropay_paid_after_the_cashier_cancelled_it_is_reversed_not_kept(
+    shop, merchant_api, payments_server
+):
+    """The cancel asked for a reversal; the provider's late SUCCESS does not undo that: the
+    reversal (which refunds a paid order) still runs and the payment ends reversed."""
+    created = merchant_api.post("/api/v1/payments/", {"terminal": shop.a.terminal.pk,
+                                "amount_fen": 300, "auth_code": codes.USERPAYING_FOREVER},
+                                format="json").json()  # fmt: skip
+    assert merchant_api.post(f"/api/v1/payments/{created['id']}/cancel/").status_code == 200
+    payment = Payment.objects.get(pk=created["id"])
+    paid = MicropayResult(ok=True, outcome=MicropayOutcome.PAID, out_trade_no=payment.out_trade_no,
+                          transaction_id="4200000000000000000001")  # fmt: skip
+    payment = micropay_apply(payment.pk, paid)
+    assert payment.state == "paying" and payment.follow_up == FollowUp.REVERSE
+    settle(payment)
+    assert payment.state == "reversed"
+    assert not Refund.objects.filter(payment=payment).exists()
+
+
+def test_a_refused_automatic_refund_waits_for_people_with_its_money_still_reserved(
+    native, client, payments_server, settings
+):
+    """The provider refuses the automatic refund for good (the merchant's balance is short):
+    failing it would let the sale stand with the customer's money; it needs people instead."""
+    transaction_id = customer_pays(native, payments_server)
+    closed_here(native)
+    post(client, notification(native, transaction_id=transaction_id))
+    (refund,) = Refund.objects.filter(payment=native)
+
+    def not_enough(request):
+        fields = {"return_code": "SUCCESS", "return_msg": "OK", "appid": request["appid"],
+                  "mch_id": request["mch_id"], "sub_mch_id": request["sub_mch_id"],
+                  "nonce_str": "n0nce", "result_code": "FAIL", "err_code": "NOTENOUGH",
+                  "err_code_des": "balance short"}  # fmt: skip
+        fields["sign"] = sign(fields, settings.WECHATPAY_API_KEY,
+                              SignType(settings.WECHATPAY_SIGN_TYPE))  # fmt: skip
+        return Reply(body=xmlcodec.encode(fields))
+
+    with scripted_provider(not_enough) as (base_url, received):
+        settings.WECHATPAY_BASE_URL = base_url
+        settle_refund(refund)
+    assert received and received[0]["out_refund_no"] == refund.out_refund_no
+    refund.refresh_from_db()
+    native.refresh_from_db()
+    assert refund.state == "needs_manual" and refund.err_code == "NOTENOUGH"
+    assert native.refundable_fen == 0 and native.refunded_fen == 0
