@@ -188,7 +188,7 @@ def worker(conn, url, serials, platform, interval, handshakes):
     # The load generator shares the 2 cores with what it measures: uvloop as the server uses,
     # and the same collector settings as config.asgi (thousands of long-lived connections).
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(50_000, 20, 10)
     uvloop.run(_worker_main(conn, url, serials, platform, interval, handshakes))
 
 
