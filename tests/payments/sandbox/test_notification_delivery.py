@@ -6,6 +6,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from payments.gateway.wechatpay.notifications import ack
@@ -70,10 +71,25 @@ def due_notification(notify_url: str) -> SandboxNotification:
     )
 
 
+def in_own_connection(work):
+    """Run `work` on a thread's own database connection and close it after, so no session
+    outlives the test (the test database could not be dropped at the end)."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    return run
+
+
 def test_a_second_delivery_while_the_first_is_posting_posts_nothing(receiver):
     notice = due_notification(receiver.url)
     results = {}
-    first = threading.Thread(target=lambda: results.update(first=notifications.deliver(notice.pk)))
+    first = threading.Thread(
+        target=in_own_connection(lambda: results.update(first=notifications.deliver(notice.pk)))
+    )
     first.start()
     assert receiver.arrived.wait(timeout=10)
     # The first attempt is on the wire; a sweep (or a duplicated task) delivers the same row.
@@ -111,7 +127,7 @@ def test_two_concurrent_sweeps_post_a_due_attempt_once(receiver):
         start.wait(timeout=10)
         results.append(notifications.deliver(notice.pk))
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    threads = [threading.Thread(target=in_own_connection(sweep)) for _ in range(2)]
     for thread in threads:
         thread.start()
     assert receiver.arrived.wait(timeout=10)
