@@ -413,7 +413,7 @@ def payment_succeed(
 ) -> Payment:
     """Mark paid (the provider's word, verified): stop follow-ups, announce. Inside a transaction.
 
-    A payment already failed, closed or reversed here was paid after all (a late notification, a
+    A payment already failed or closed here was paid after all (a late notification, a
     last-second scan, closeorder's ORDERPAID): it moves by `succeed_after_close`, is flagged
     `paid_after_close`, and is refunded in full in the same transaction (refunds are sent after
     commit). Its terminal is not told: the customer screen has long moved on to other sales.
@@ -429,8 +429,7 @@ def payment_succeed(
         return payment
     if payment.cancel_requested_at is not None and payment.kind == PaymentKind.MICROPAY:
         # Cancelled while paying: the reversal still due returns the money of a paid order.
-        s = current_schedule()
-        due = max(now, (payment.submitted_at or now) + seconds(s.reverse_min_delay))
+        due = _reverse_due(payment, now)
         logger.warning("payment %s paid after it was cancelled: reversing it", payment.pk)
         Payment.objects.filter(pk=payment.pk).update(
             follow_up=FollowUp.REVERSE, next_check_at=due, updated_at=now
@@ -444,28 +443,26 @@ def payment_succeed(
               "follow_up": FollowUp.NONE, "next_check_at": None}  # fmt: skip
     from payments.services.refunds import refund_paid_after_close
 
-    if not late and payment.cancel_requested_at is not None:
-        logger.error("payment %s was paid after it was cancelled: refunding it in full", payment.pk)
-        move(payment, action="succeed", actor=actor, reason=reason,
-             fields={**fields, "paid_after_close": True,
-                     "err_message": "paid after it was cancelled; refunded in full"})  # fmt: skip
-        refund_paid_after_close(payment)
-        events.payment_changed_on_commit(payment)
-        return payment
-    if not late:
+    if not late and payment.cancel_requested_at is None:
         move(payment, action="succeed", actor=actor, reason=reason, fields=fields)
         announce_result(payment)
         return payment
 
+    was = payment.state if late else "cancelled"
     logger.error("payment %s was paid after it was %s here: refunding it in full", payment.pk,
-                 payment.state)  # fmt: skip
-    move(payment, action="succeed_after_close", actor=actor, reason=reason,
+                 was)  # fmt: skip
+    move(payment, action="succeed_after_close" if late else "succeed", actor=actor,
+         reason=reason, metadata={"was": was},
          fields={**fields, "paid_after_close": True,
-                 "err_message": f"paid after it was {payment.state} here; refunded in full"},
-         metadata={"was": payment.state})  # fmt: skip
+                 "err_message": f"paid after it was {was} here; refunded in full"})  # fmt: skip
     refund_paid_after_close(payment)
     events.payment_changed_on_commit(payment)
     return payment
+
+
+def _reverse_due(payment: Payment, now: datetime) -> datetime:
+    """When a cancelled micropay may be reversed: never within the provider's minimum delay."""
+    return max(now, (payment.submitted_at or now) + seconds(current_schedule().reverse_min_delay))
 
 
 def payment_fail(
@@ -581,10 +578,7 @@ def payment_cancel(*, actor: Principal, payment_id: int) -> Payment:
             )
             _command(payment, "clear", {"screen": "customer"})
         else:
-            follow_up, at = (
-                FollowUp.REVERSE,
-                max(now, (payment.submitted_at or now) + seconds(s.reverse_min_delay)),
-            )
+            follow_up, at = FollowUp.REVERSE, _reverse_due(payment, now)
         Payment.objects.filter(pk=payment.pk).update(
             cancel_requested_at=now, follow_up=follow_up, next_check_at=at, updated_at=now
         )
