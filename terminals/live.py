@@ -24,13 +24,35 @@ def _send(channel: str, message: dict) -> None:
         logger.warning("could not reach node channel %s", channel, exc_info=True)
 
 
+def node_channel(live: dict | None) -> str | None:
+    """The node channel of a terminal's presence hash; None when it is not connected."""
+    if not live or live.get("connected") != "1":
+        return None
+    return live.get("channel") or None
+
+
 def to_device_node(terminal_id: int, message: dict) -> bool:
     """Send a router message to the node the terminal is connected to; False if it is not."""
-    live = presence.read(terminal_id)
-    if not live or live.get("connected") != "1" or not live.get("channel"):
+    channel = node_channel(presence.read(terminal_id))
+    if channel is None:
         return False
-    _send(live["channel"], {**message, "terminal_id": terminal_id})
+    _send(channel, {**message, "terminal_id": terminal_id})
     return True
+
+
+async def deliver_from_loop(
+    live: dict | None, terminal_id: int, frame: str, command_id: str
+) -> None:
+    """`deliver_on_commit`'s delivery, from the event loop, to the node in `live` (the terminal's
+    presence hash as the caller read it): a device that moved meanwhile gets it on reconnect."""
+    channel = node_channel(live)
+    if channel is None:
+        return
+    message = {"type": "terminal.deliver", "frame": frame, "command_id": command_id}
+    try:
+        await get_channel_layer().send(channel, {**message, "terminal_id": terminal_id})
+    except Exception:
+        logger.warning("could not reach node channel %s", channel, exc_info=True)
 
 
 def deliver_on_commit(terminal_id: int, frame: str, command_id: str) -> None:

@@ -14,13 +14,11 @@ import socket
 import time
 import weakref
 
-import psycopg
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
-from psycopg.rows import dict_row
 
+from config.loop_db import LoopDatabase
 from terminals import presence
 
 logger = logging.getLogger(__name__)
@@ -67,7 +65,7 @@ class NodeRouter:
                 settings.REDIS_URL, decode_responses=True, max_connections=64
             )
         )
-        self.db = LoopDatabase()
+        self.db = LoopDatabase(application_name="shouyin-device-check-in")
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
         self._tasks: list[asyncio.Task] = []
@@ -266,65 +264,6 @@ def _event_json(terminal_id: int, enterprise_id: int | None, kind: str, data: di
             "data": data,
         }
     )
-
-
-# A check-in query answers in well under a millisecond; one that stalls this long is on a dead
-# connection, and every device of the node would otherwise wait behind it.
-QUERY_TIMEOUT_SECONDS = 3
-
-
-class LoopDatabase:
-    """One async psycopg connection per event loop, for the device check-in query.
-
-    A reconnect storm's lookups run here, on the loop, instead of queuing for Django's single
-    sync thread. One connection is enough (a lookup is one indexed read of well under a
-    millisecond) and, unlike a pool, has no background tasks to outlive the loop. A broken
-    connection is dropped and replaced by the next query.
-    """
-
-    def __init__(self) -> None:
-        self._conn: psycopg.AsyncConnection | None = None
-        self._lock = asyncio.Lock()
-
-    async def fetchone(self, sql: str, params: list) -> dict | None:
-        """Run one query; on any database error or a stall, drop the connection (and with it a
-        prepared statement a migration may have invalidated) so the next query starts afresh."""
-        conn = await self._connection()
-        try:
-            async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
-                cursor = conn.cursor(row_factory=dict_row)
-                await cursor.execute(sql, params)
-                return await cursor.fetchone()
-        except (psycopg.Error, TimeoutError):
-            await self._drop(conn)
-            raise
-
-    async def _connection(self) -> psycopg.AsyncConnection:
-        async with self._lock:
-            if self._conn is None or self._conn.closed:
-                params = connections["default"].get_connection_params()
-                for django_only in ("cursor_factory", "context", "prepare_threshold"):
-                    params.pop(django_only, None)
-                # Prepared at first use: the one query runs thousands of times a minute in a storm.
-                self._conn = await psycopg.AsyncConnection.connect(
-                    autocommit=True,
-                    prepare_threshold=0,
-                    application_name="shouyin-device-check-in",
-                    **params,
-                )
-            return self._conn
-
-    async def _drop(self, conn: psycopg.AsyncConnection) -> None:
-        async with self._lock:
-            if self._conn is conn:
-                self._conn = None
-        await conn.close()
-
-    async def close(self) -> None:
-        async with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
 
 
 _routers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, NodeRouter]" = (

@@ -41,29 +41,37 @@ def record_to_database(record: CallRecord) -> None:
     """Log the call and store a GatewayCall row; a storage failure never fails the payment."""
     from django.db import transaction
 
-    from payments.models import GatewayCall
-
     log_call(record)
-    request, response = record.request_fields, record.response_fields
     try:
         # A savepoint: a failed insert must not poison the caller's transaction.
         with transaction.atomic():
-            GatewayCall.objects.create(
-                endpoint=record.endpoint,
-                mch_id=request.get("mch_id", "")[:32],
-                sub_mch_id=request.get("sub_mch_id", "")[:32],
-                out_trade_no=request.get("out_trade_no", "")[:32],
-                out_refund_no=request.get("out_refund_no", "")[:64],
-                http_status=record.http_status,
-                return_code=response.get("return_code", "")[:16],
-                result_code=response.get("result_code", "")[:16],
-                err_code=response.get("err_code", "")[:64],
-                error=record.error[:64],
-                latency_ms=record.latency_ms,
-                request_fields=request,
-                response_fields=response,
-            )
+            gateway_call_row(record).save(force_insert=True)
     except Exception:
         # The money already moved (or not) at the provider; losing the audit row must not turn
         # a verified answer into an error for the caller.
         logger.exception("could not store the GatewayCall row for %s", record.endpoint)
+
+
+def gateway_call_row(record: CallRecord):
+    """The GatewayCall row of a call, not yet saved."""
+    from django.utils import timezone
+
+    from payments.models import GatewayCall
+
+    request, response = record.request_fields, record.response_fields
+    return GatewayCall(
+        endpoint=record.endpoint,
+        mch_id=request.get("mch_id", "")[:32],
+        sub_mch_id=request.get("sub_mch_id", "")[:32],
+        out_trade_no=request.get("out_trade_no", "")[:32],
+        out_refund_no=request.get("out_refund_no", "")[:64],
+        http_status=record.http_status,
+        return_code=response.get("return_code", "")[:16],
+        result_code=response.get("result_code", "")[:16],
+        err_code=response.get("err_code", "")[:64],
+        error=record.error[:64],
+        latency_ms=record.latency_ms,
+        request_fields=request,
+        response_fields=response,
+        created_at=timezone.now(),
+    )

@@ -57,17 +57,18 @@ def refund_message(refund: Refund) -> dict:
     }
 
 
-def _publish(groups: list[str], message: dict) -> None:
+async def publish_from_loop(groups: list[str], message: dict) -> None:
+    """Send `message` to every group, concurrently (each group_send is its own Redis round trip).
+    An unreachable layer must not fail the payment: clients resync from the API."""
     layer = get_channel_layer()
-
-    async def send_all() -> None:
-        # Concurrently: each group_send is its own Redis round trip.
-        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
-
     try:
-        async_to_sync(send_all)()
-    except Exception:  # an unreachable layer must not fail the payment: clients resync
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+    except Exception:
         logger.warning("could not publish %s", message["type"], exc_info=True)
+
+
+def _publish(groups: list[str], message: dict) -> None:
+    async_to_sync(publish_from_loop)(groups, message)
 
 
 def payment_changed_on_commit(payment: Payment) -> None:

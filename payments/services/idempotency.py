@@ -122,6 +122,31 @@ def _store(row: IdempotencyKey, outcome: Outcome) -> None:
     )
 
 
+def new_claim(
+    principal: Principal, key: str, print_: str, *, payment_id: int | None = None
+) -> IdempotencyKey:
+    """A claim row as `_claim` creates it, not yet saved (payments.services.till_micropay writes
+    it in the statement that creates the payment)."""
+    now = timezone.now()
+    return IdempotencyKey(
+        enterprise_id=_enterprise_of(principal),
+        principal=principal_key(principal),
+        key=key,
+        fingerprint=print_,
+        payment_id=payment_id,
+        created_at=now,
+        locked_until=now + timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS),
+        expires_at=now + timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL),
+    )
+
+
+def store_outcome(principal: Principal, key: str, outcome: Outcome) -> None:
+    """Store the response of the request that holds the claim on `key`."""
+    IdempotencyKey.objects.filter(principal=principal_key(principal), key=key).update(
+        response_status=outcome.status, response_body=outcome.body
+    )
+
+
 def idempotent(
     *,
     principal: Principal,

@@ -260,13 +260,19 @@ def _result_message(payment: Payment) -> str:
 
 def announce_result(payment: Payment) -> None:
     """Tell the terminal's screens (payment_result) and every group; call inside the transaction."""
-    _command(
-        payment, "payment_result",
-        {"payment_id": str(payment.pk), "status": _result_status(payment),
-         "amount_fen": payment.amount_fen, "message": _result_message(payment)[:200],
-         **({"scan_ref": payment.scan_ref} if payment.scan_ref else {})},
-    )  # fmt: skip
+    _command(payment, "payment_result", result_payload(payment))
     events.payment_changed_on_commit(payment)
+
+
+def result_payload(payment: Payment) -> dict:
+    """The `payment_result` command's payload: what both screens show of the outcome."""
+    return {
+        "payment_id": str(payment.pk),
+        "status": _result_status(payment),
+        "amount_fen": payment.amount_fen,
+        "message": _result_message(payment)[:200],
+        **({"scan_ref": payment.scan_ref} if payment.scan_ref else {}),
+    }
 
 
 # --- Micropay ------------------------------------------------------------------------------------

@@ -16,8 +16,11 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402 - Django must be s
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
+from payments.till_lane import TillPaymentsLane  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+application = ProtocolTypeRouter(
+    {"http": TillPaymentsLane(django_asgi_app), "websocket": websocket_application()}
+)
 
 # CPython's collector rescans every surviving object on each older-generation pass. A node holding
 # thousands of device sockets spent a quarter of its CPU there during a reconnect storm, in pauses

@@ -229,6 +229,8 @@ WECHATPAY_NOTIFY_URL = env_str("WECHATPAY_NOTIFY_URL", "")
 
 PAYMENTS_MAX_AMOUNT_FEN = env_int("PAYMENTS_MAX_AMOUNT_FEN", 5_000_000, minimum=1)  # 50,000 yuan
 PAYMENTS_CLIENT_IP = env_str("PAYMENTS_CLIENT_IP", "127.0.0.1")  # spbill_create_ip
+# A till's scanned micropay taken on the event loop (payments.till_lane); false: always the view.
+PAYMENTS_TILL_FAST_PATH = env_bool("PAYMENTS_TILL_FAST_PATH", True)
 # Where the provider posts native-order notifications (outside production: this platform).
 PAYMENTS_NOTIFY_URL = env_str(
     "PAYMENTS_NOTIFY_URL",

@@ -67,7 +67,14 @@ def _enterprise_id_of(target: models.Model | None) -> int | None:
     return getattr(target, "enterprise_id", None)
 
 
-def audit_record(
+def audit_record(**kwargs: Any) -> AuditEntry:
+    """Append one audit row (see `audit_entry` for the arguments)."""
+    entry = audit_entry(**kwargs)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
     *,
     actor: Principal,
     action: str,
@@ -77,13 +84,14 @@ def audit_record(
     enterprise_id: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one audit row: who (`actor`), did what (`action`, e.g. "merchant.approve"), to what.
+    """One audit row, not yet saved: who (`actor`), did what (`action`, e.g. "merchant.approve"),
+    to what. For the few paths that write it in a statement of their own (config.loop_db).
 
     `changes` maps field names to `[before, after]`; secrets are redacted. The enterprise is taken
     from the target unless given. Uses the current request id (or "-" outside a request).
     """
     encrypted = _encrypted_fields(target)
-    return AuditEntry.objects.create(
+    return AuditEntry(
         **actor.audit_actor(),
         enterprise_id=enterprise_id if enterprise_id is not None else _enterprise_id_of(target),
         action=action,

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, transaction
 
 from config.api_errors import Conflict
-from tenancy.audit import audit_record
+from tenancy.audit import audit_entry
 
 if TYPE_CHECKING:
+    from tenancy.models import AuditEntry
     from tenancy.principals import Principal
 
 
@@ -136,34 +137,56 @@ def move(
     of the audit row's changes. Raises IllegalTransition (409) if the locked row's state does not
     allow `action`; nothing is written then.
     """
-    machine = machine_for(obj)
-    fields = dict(fields or {})
     with transaction.atomic():
         (locked,) = lock(type(obj), [obj.pk]) or (None,)
         if locked is None:
-            raise type(obj).DoesNotExist(f"{machine.name} {obj.pk} no longer exists")
-        transition = machine.check(locked, action)
-        before = getattr(locked, machine.field)
-        fields[machine.field] = transition.target_for(locked)
-        changes = {
-            name: [getattr(locked, name), value]
-            for name, value in fields.items()
-            if getattr(locked, name) != value or name == machine.field
-        }
-        for name, value in fields.items():
-            setattr(locked, name, value)
-        update_fields = list(fields)
+            raise type(obj).DoesNotExist(f"{machine_for(obj).name} {obj.pk} no longer exists")
+        entry = apply_in_memory(
+            locked, action=action, actor=actor, reason=reason, fields=fields, metadata=metadata
+        )
+        update_fields = [*(fields or {}), machine_for(obj).field]
         if any(f.name == "updated_at" for f in locked._meta.concrete_fields):
             update_fields.append("updated_at")
         locked.save(update_fields=update_fields)
-        audit_record(
-            actor=actor,
-            action=f"{machine.name}.{action}",
-            target=locked,
-            changes=changes,
-            reason=reason,
-            metadata={"from": before, "to": fields[machine.field], **(metadata or {})},
-        )
+        entry.save(force_insert=True)
     for name in update_fields:
         setattr(obj, name, getattr(locked, name))
     return obj
+
+
+def apply_in_memory(
+    obj: models.Model,
+    *,
+    action: str,
+    actor: Principal,
+    reason: str = "",
+    fields: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The in-memory half of `move()`: check `action` against `obj`'s state, set the new state and
+    `fields` on `obj`, and return the audit row, unsaved.
+
+    For a caller that writes the row itself in one statement guarded by the state it read
+    (`WHERE state = <source>`), so that a concurrent move makes the statement change nothing
+    (payments.services.till_micropay). Raises IllegalTransition like `move()`.
+    """
+    machine = machine_for(obj)
+    fields = dict(fields or {})
+    transition = machine.check(obj, action)
+    before = getattr(obj, machine.field)
+    fields[machine.field] = transition.target_for(obj)
+    changes = {
+        name: [getattr(obj, name), value]
+        for name, value in fields.items()
+        if getattr(obj, name) != value or name == machine.field
+    }
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    return audit_entry(
+        actor=actor,
+        action=f"{machine.name}.{action}",
+        target=obj,
+        changes=changes,
+        reason=reason,
+        metadata={"from": before, "to": fields[machine.field], **(metadata or {})},
+    )

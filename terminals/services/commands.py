@@ -83,21 +83,36 @@ def command_send(
             "The command payload is invalid.", code="validation_error", detail={"fields": fields}
         ) from None
     terminal = Terminal.objects.get(pk=terminal_id)
+    command = command_new(
+        terminal=terminal, kind=kind, payload=clean, actor=actor, ttl_seconds=ttl_seconds
+    )
+    command.save(force_insert=True)
+    live.deliver_on_commit(terminal.pk, command_frame(command), str(command.id))
+    return command
+
+
+def command_new(
+    *, terminal: Terminal, kind: str, payload: dict, actor, ttl_seconds: int | None = None
+) -> TerminalCommand:
+    """The command row for a validated `payload`, not yet saved; raises like `command_send`.
+
+    For the one path that writes it in a statement of its own (payments.services.till_micropay);
+    everything else sends commands with `command_send`.
+    """
     if not _may_command(actor, terminal):
         raise PermissionDenied("Your role does not allow commands to this terminal.")
     if terminal.state not in _DELIVERABLE:
         raise Conflict(f"Terminal {terminal.serial} is {terminal.state}; it takes no commands.")
-    ttl = ttl_seconds or DEFAULT_TTL[kind]
-    command = TerminalCommand.objects.create(
+    now = timezone.now()
+    return TerminalCommand(
         terminal=terminal,
         enterprise_id=terminal.enterprise_id,
         kind=kind,
-        payload=clean,
+        payload=payload,
         requested_by=getattr(actor, "label", str(actor))[:200],
-        expires_at=timezone.now() + timedelta(seconds=ttl),
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds or DEFAULT_TTL[kind]),
     )
-    live.deliver_on_commit(terminal.pk, command_frame(command), str(command.id))
-    return command
 
 
 def commands_pending(*, terminal_id: int) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 A reconnect storm is thousands of check-ins at once. Run through Django's sync thread, each one
 waits for the GIL hand-off between the loop and that single thread (about 5 ms apiece, so ~200
 check-ins a second whatever the hardware); run as one async query on the loop's own connection
-(terminals.router.LoopDatabase), they do not wait for that thread. The query is built by the ORM and compiled once; the pending commands are
+(config.loop_db.LoopDatabase), they do not wait for that thread. The query is built by the ORM and compiled once; the pending commands are
 fetched (on the sync thread) only for a device that is owed some.
 """
 
@@ -22,7 +22,7 @@ from terminals.models import TerminalState as S
 from terminals.protocol import CloseCode, DeviceIdentity
 
 if TYPE_CHECKING:
-    from terminals.router import LoopDatabase
+    from config.loop_db import LoopDatabase
 
 
 @dataclass(frozen=True)

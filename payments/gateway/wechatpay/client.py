@@ -5,9 +5,11 @@ XML with return_code SUCCESS, a valid signature and our own ids; anything else r
 payments.gateway.errors). Endpoint methods then read their fields into typed results.
 """
 
+import asyncio
 import re
 import secrets
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +24,7 @@ from payments.gateway.errors import (
     ProviderRejected,
     SignatureInvalid,
 )
-from payments.gateway.recording import CallRecord, Recorder, record_to_database
+from payments.gateway.recording import CallRecord, Recorder, log_call, record_to_database
 from payments.gateway.types import (
     Bill,
     BillType,
@@ -41,10 +43,11 @@ from payments.gateway.types import (
 )
 from payments.gateway.wechatpay import answers, bills, notifications, xmlcodec
 from payments.gateway.wechatpay.config import WeChatPayConfig
+from payments.gateway.wechatpay.loop_transport import ConnectFailed, LoopHttpPool, NoAnswer
 from payments.gateway.wechatpay.redaction import redact
 from payments.gateway.wechatpay.signing import sign, verify
 from payments.gateway.wechatpay.timefmt import to_provider
-from payments.gateway.wechatpay.transport import Transport
+from payments.gateway.wechatpay.transport import XML_HEADERS, Transport, tls_context
 
 T = TypeVar("T")
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
@@ -73,6 +76,24 @@ def _check_number(pattern: re.Pattern, name: str, value: str) -> None:
         raise ValueError(f"{name} {value!r} is not a valid provider order number")
 
 
+def _micropay_fields(request: MicropayRequest) -> dict:
+    _check_number(OUT_TRADE_NO, "out_trade_no", request.out_trade_no)
+    if request.total_fee <= 0:
+        raise ValueError("total_fee must be positive")
+    return {
+        "body": request.body,
+        "out_trade_no": request.out_trade_no,
+        "total_fee": request.total_fee,
+        "fee_type": "CNY",
+        "spbill_create_ip": request.spbill_create_ip,
+        "auth_code": request.auth_code,
+        "device_info": request.device_info,
+        "attach": request.attach,
+        "goods_tag": request.goods_tag,
+        "time_expire": to_provider(request.time_expire) if request.time_expire else None,
+    }
+
+
 class WeChatPayClient:
     """Implements payments.gateway.interface.PaymentGateway over the v2 XML API."""
 
@@ -86,6 +107,9 @@ class WeChatPayClient:
         self.config = config
         self._recorder = recorder
         self._http = Transport(config, transport=transport)
+        self._loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -105,6 +129,14 @@ class WeChatPayClient:
         base["sign"] = sign(base, self.config.api_key, self.config.sign_type)
         return base
 
+    def _open(
+        self, endpoint: Endpoint, merchant: SubMerchant | None, fields: dict
+    ) -> tuple[dict[str, str], CallRecord]:
+        request = self._request_fields(merchant, fields)
+        return request, CallRecord(
+            endpoint=endpoint.name, request_fields=redact(request), latency_ms=0
+        )
+
     def _exchange(
         self,
         endpoint: Endpoint,
@@ -113,8 +145,7 @@ class WeChatPayClient:
         handle: Callable[[httpx.Response, dict[str, str], CallRecord], T],
     ) -> T:
         """Sign and send one call, hand its answer to `handle`; record it whatever happens."""
-        request = self._request_fields(merchant, fields)
-        record = CallRecord(endpoint=endpoint.name, request_fields=redact(request), latency_ms=0)
+        request, record = self._open(endpoint, merchant, fields)
         started = time.perf_counter()
         try:
             response = self._http.post(
@@ -144,6 +175,50 @@ class WeChatPayClient:
             fields,
             lambda response, request, record: read(self._accept(response, request, record)),
         )
+
+    async def _call_on_loop(
+        self,
+        endpoint: Endpoint,
+        merchant: SubMerchant | None,
+        fields: dict,
+        read: Callable[[dict[str, str]], T],
+    ) -> tuple[T | GatewayError, CallRecord]:
+        """`_call` from the event loop: the result or the GatewayError standing for it, and the
+        call's record, which the caller stores in its own statement (the recorder is not used)."""
+        request, record = self._open(endpoint, merchant, fields)
+        started = time.perf_counter()
+        result: T | GatewayError
+        try:
+            response = await self._loop_pool(endpoint.secure).post(
+                endpoint.path, xmlcodec.encode(request), XML_HEADERS
+            )
+            record.http_status = response.status_code
+            result = read(self._accept(response, request, record))
+        except ConnectFailed as exc:
+            result = GatewayUnavailable(f"cannot reach the provider: {exc}", request_sent=False)
+        except NoAnswer as exc:
+            # The provider may have acted on the request: the outcome is unknown.
+            result = GatewayUnavailable(f"no answer from the provider: {exc}")
+        except GatewayError as exc:
+            result = exc
+        if isinstance(result, GatewayError):
+            record.error = type(result).__name__
+        record.latency_ms = round((time.perf_counter() - started) * 1000)
+        log_call(record)
+        return result, record
+
+    def _loop_pool(self, secure: bool) -> LoopHttpPool:
+        pools = self._loop_pools.setdefault(asyncio.get_running_loop(), {})
+        if secure not in pools:
+            client_cert = secure and bool(self.config.cert_path)
+            pools[secure] = LoopHttpPool(
+                self.config.base_url,
+                ssl_context=tls_context(self.config, client_cert=client_cert),
+                connect_timeout=self.config.connect_timeout,
+                read_timeout=self.config.read_timeout,
+                max_connections=self.config.max_connections,
+            )
+        return pools[secure]
 
     def _accept(
         self, response: httpx.Response, request: dict[str, str], record: CallRecord
@@ -184,24 +259,21 @@ class WeChatPayClient:
     # --- Endpoints --------------------------------------------------------------------------------
 
     def micropay(self, request: MicropayRequest) -> MicropayResult:
-        _check_number(OUT_TRADE_NO, "out_trade_no", request.out_trade_no)
-        if request.total_fee <= 0:
-            raise ValueError("total_fee must be positive")
         return self._call(
             MICROPAY,
             request.merchant,
-            {
-                "body": request.body,
-                "out_trade_no": request.out_trade_no,
-                "total_fee": request.total_fee,
-                "fee_type": "CNY",
-                "spbill_create_ip": request.spbill_create_ip,
-                "auth_code": request.auth_code,
-                "device_info": request.device_info,
-                "attach": request.attach,
-                "goods_tag": request.goods_tag,
-                "time_expire": to_provider(request.time_expire) if request.time_expire else None,
-            },
+            _micropay_fields(request),
+            lambda answer: answers.micropay(answer, request),
+        )
+
+    async def micropay_on_loop(
+        self, request: MicropayRequest
+    ) -> tuple[MicropayResult | GatewayError, CallRecord]:
+        """micropay from the event loop; see `_call_on_loop`."""
+        return await self._call_on_loop(
+            MICROPAY,
+            request.merchant,
+            _micropay_fields(request),
             lambda answer: answers.micropay(answer, request),
         )
 

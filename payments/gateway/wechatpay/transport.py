@@ -8,8 +8,10 @@ import httpx
 from payments.gateway.errors import GatewayUnavailable
 from payments.gateway.wechatpay.config import WeChatPayConfig
 
+XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 
-def _tls(config: WeChatPayConfig, *, client_cert: bool = False) -> ssl.SSLContext:
+
+def tls_context(config: WeChatPayConfig, *, client_cert: bool = False) -> ssl.SSLContext:
     """Verify the provider's certificate; present ours (mutual TLS) only on the secapi paths."""
     context = ssl.create_default_context(cafile=config.ca_bundle or certifi.where())
     if client_cert:
@@ -32,11 +34,11 @@ class Transport:
         )
         # Redirects are never followed: a redirect or a login page is not the provider's answer.
         options = {"timeout": timeout, "limits": limits, "follow_redirects": False}
-        self._plain = httpx.Client(transport=transport, verify=_tls(config), **options)
+        self._plain = httpx.Client(transport=transport, verify=tls_context(config), **options)
         self._secure = self._plain
         if config.cert_path:
             self._secure = httpx.Client(
-                transport=transport, verify=_tls(config, client_cert=True), **options
+                transport=transport, verify=tls_context(config, client_cert=True), **options
             )
 
     def post(self, path: str, body: bytes, *, secure: bool) -> httpx.Response:
@@ -45,7 +47,7 @@ class Transport:
             return client.post(
                 self.base_url + path,
                 content=body,
-                headers={"Content-Type": "text/xml; charset=utf-8"},
+                headers=XML_HEADERS,
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise GatewayUnavailable(

@@ -26,6 +26,15 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def secret_matches(secret_hash: str, secret: str) -> bool:
+    return hmac.compare_digest(secret_hash, _hash(secret))
+
+
+def split_raw_key(raw_key: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a raw key as a client sends it; None if it is not shaped like one."""
+    return _split(raw_key.strip())
+
+
 def _split(raw: str) -> tuple[str, str] | None:
     if not raw.startswith(KEY_PREFIX):
         return None
@@ -107,12 +116,12 @@ def _announce_revoked(api_key_id: int) -> None:
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     """Return the usable key matching `raw_key`, recording its use; None for anything else."""
-    parts = _split(raw_key.strip())
+    parts = split_raw_key(raw_key)
     if parts is None:
         return None
     prefix, secret = parts
     key = ApiKey.objects.select_related("merchant", "enterprise").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+    if key is None or not secret_matches(key.secret_hash, secret):
         return None
     if not key.is_usable:
         return None

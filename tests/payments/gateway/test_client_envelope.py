@@ -1,4 +1,10 @@
-"""The client refuses every answer it cannot trust: unknown outcome, never paid."""
+"""The client refuses every answer it cannot trust: unknown outcome, never paid.
+
+Every test runs twice: from a thread (`micropay`) and from the event loop (`micropay_on_loop`,
+whose caller stores the call's record; payments.services.till_micropay).
+"""
+
+import asyncio
 
 import pytest
 
@@ -12,6 +18,8 @@ from payments.gateway import (
     SignatureInvalid,
     SubMerchant,
 )
+from payments.gateway.errors import GatewayError
+from payments.gateway.recording import record_to_database
 from payments.gateway.wechatpay import xmlcodec
 from payments.gateway.wechatpay.client import WeChatPayClient
 from payments.gateway.wechatpay.config import WeChatPayConfig
@@ -38,6 +46,20 @@ def client_for(base_url: str, *, read_timeout: float = 5.0) -> WeChatPayClient:
         connect_timeout=1.0,
     )
     return WeChatPayClient(config)
+
+
+@pytest.fixture(params=["thread", "loop"])
+def micropay(request):
+    def call(client: WeChatPayClient, payment: MicropayRequest):
+        if request.param == "thread":
+            return client.micropay(payment)
+        result, record = asyncio.run(client.micropay_on_loop(payment))
+        record_to_database(record)
+        if isinstance(result, GatewayError):
+            raise result
+        return result
+
+    return call
 
 
 def micropay_request(out_trade_no: str = "T100", total_fee: int = 100) -> MicropayRequest:
@@ -75,9 +97,9 @@ def signed(fields_of):
     return lambda request: Reply(body=xmlcodec.encode(fields_of(request)))
 
 
-def test_a_signed_paid_answer_reads_as_paid():
+def test_a_signed_paid_answer_reads_as_paid(micropay):
     with scripted_provider(signed(paid_answer)) as (url, received):
-        result = client_for(url).micropay(micropay_request())
+        result = micropay(client_for(url), micropay_request())
     assert result.outcome == MicropayOutcome.PAID
     assert result.transaction_id == "4200000000202611250000000001"
     assert received[0]["path"] == "/pay/micropay"
@@ -145,37 +167,37 @@ def test_a_signed_paid_answer_reads_as_paid():
         ),
     ],
 )
-def test_untrusted_answers_leave_the_outcome_unknown(script, error):
+def test_untrusted_answers_leave_the_outcome_unknown(script, error, micropay):
     with scripted_provider(script) as (url, _), pytest.raises(error) as caught:
-        client_for(url).micropay(micropay_request())
+        micropay(client_for(url), micropay_request())
     assert isinstance(caught.value, OutcomeUnknown)
     call = GatewayCall.objects.get()
     assert call.error == error.__name__
 
 
-def test_return_code_fail_is_a_rejection_not_a_decline():
+def test_return_code_fail_is_a_rejection_not_a_decline(micropay):
     answer = {"return_code": "FAIL", "return_msg": "签名错误"}
     script = lambda r: Reply(body=xmlcodec.encode(answer))  # noqa: E731
     with scripted_provider(script) as (url, _), pytest.raises(ProviderRejected, match="签名错误"):
-        client_for(url).micropay(micropay_request())
+        micropay(client_for(url), micropay_request())
 
 
-def test_a_read_timeout_is_unknown_and_the_request_counts_as_sent():
+def test_a_read_timeout_is_unknown_and_the_request_counts_as_sent(micropay):
     slow = scripted_provider(lambda r: Reply(delay=2.0, body=b"<xml/>"))
     with slow as (url, _), pytest.raises(GatewayUnavailable) as caught:
-        client_for(url, read_timeout=0.3).micropay(micropay_request())
+        micropay(client_for(url, read_timeout=0.3), micropay_request())
     assert caught.value.request_sent
 
 
-def test_a_refused_connection_was_never_sent():
+def test_a_refused_connection_was_never_sent(micropay):
     with pytest.raises(GatewayUnavailable) as caught:
-        client_for(f"http://127.0.0.1:{free_port()}").micropay(micropay_request())
+        micropay(client_for(f"http://127.0.0.1:{free_port()}"), micropay_request())
     assert not caught.value.request_sent
 
 
-def test_every_call_is_recorded_without_key_sign_or_payment_code():
+def test_every_call_is_recorded_without_key_sign_or_payment_code(micropay):
     with scripted_provider(signed(paid_answer)) as (url, _):
-        client_for(url).micropay(micropay_request(out_trade_no="T200"))
+        micropay(client_for(url), micropay_request(out_trade_no="T200"))
     call = GatewayCall.objects.get()
     assert (call.endpoint, call.out_trade_no, call.sub_mch_id) == ("micropay", "T200", "1900000109")
     assert (call.http_status, call.return_code, call.result_code, call.error) == (
@@ -192,15 +214,15 @@ def test_every_call_is_recorded_without_key_sign_or_payment_code():
     assert call.response_fields["sign"] == "[redacted]"
 
 
-def test_the_payment_code_never_appears_in_logs(caplog):
+def test_the_payment_code_never_appears_in_logs(caplog, micropay):
     caplog.set_level("DEBUG")
     with scripted_provider(signed(paid_answer)) as (url, _):
         request = micropay_request()
-        client_for(url).micropay(request)
+        micropay(client_for(url), request)
     assert AUTH_CODE not in caplog.text
     assert AUTH_CODE not in repr(request)
 
 
-def test_invalid_order_numbers_are_refused_before_sending():
+def test_invalid_order_numbers_are_refused_before_sending(micropay):
     with pytest.raises(ValueError, match="out_trade_no"):
-        client_for("http://127.0.0.1:9").micropay(micropay_request(out_trade_no="bad no!"))
+        micropay(client_for("http://127.0.0.1:9"), micropay_request(out_trade_no="bad no!"))

@@ -1,0 +1,140 @@
+"""The HTTP edge of the till fast path (payments.services.till_micropay).
+
+A merchant system's `POST /api/v1/payments/` with an API key and a scanned code is taken on the
+event loop, without Django's request cycle (its middleware alone hops to a thread and back
+several times per request). Everything else, including any such request the fast path declines,
+reaches Django untouched, body and all, so the API has one behaviour: the fast path answers only
+what the DRF view would have answered the same way. `PAYMENTS_TILL_FAST_PATH=false` turns it off.
+"""
+
+import json
+import logging
+
+from django.conf import settings
+
+from config.api_errors import error_body
+from config.request_id import REQUEST_ID_HEADER, set_request_id
+from payments.services import till_micropay
+
+logger = logging.getLogger(__name__)
+
+PATH = "/api/v1/payments/"
+MAX_BODY_BYTES = 16 * 1024
+# What Django's middleware adds to an API response (SecurityMiddleware, XFrameOptionsMiddleware).
+RESPONSE_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"vary", b"Accept, Cookie"),
+    (b"allow", b"GET, POST, HEAD, OPTIONS"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class TillPaymentsLane:
+    """ASGI middleware in front of Django's HTTP application."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == PATH
+            and settings.PAYMENTS_TILL_FAST_PATH
+        ):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        authorization = headers.get(b"authorization", b"")
+        if not authorization.startswith(b"Api-Key ") or b"cookie" in headers:
+            return await self.app(scope, receive, send)
+        body, complete = await _read_body(receive)
+        request = complete and _parse(body, authorization, headers.get(b"idempotency-key"))
+        if request:
+            request_id = set_request_id(
+                headers.get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
+            )
+            taken = await _take(request)
+            if taken is not None:
+                await _respond(send, taken, request_id)
+                if taken.announce is not None:
+                    await taken.announce()
+                return None
+        return await self.app(scope, _replay(body, complete, receive), send)
+
+
+async def _read_body(receive) -> tuple[bytes, bool]:
+    """The request body, up to MAX_BODY_BYTES; `complete` is False if it was longer."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks), True
+        if size > MAX_BODY_BYTES:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive):
+    """A receive() that hands Django the body already read, then the rest of the stream."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replayed
+
+
+def _parse(body: bytes, authorization: bytes, idempotency_key: bytes | None):
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return till_micropay.parse(
+        parsed,
+        raw_key=authorization[len(b"Api-Key ") :].decode("latin-1"),
+        idempotency_key=idempotency_key.decode("latin-1") if idempotency_key is not None else None,
+    )
+
+
+async def _take(request) -> "till_micropay.Taken | None":
+    try:
+        return await till_micropay.take(request)
+    except till_micropay.PaymentWritten:
+        # The payment exists and its follow-up is due: it is settled by orderquery, and a retry
+        # with the same Idempotency-Key answers with it once the claim lapses.
+        logger.exception("till payment: failed after the payment was written")
+        return till_micropay.Taken(
+            500, error_body("server_error", "The payment was started but its answer was lost; "
+                            "read it back or retry with the same Idempotency-Key.")
+        )  # fmt: skip
+    except Exception:
+        # Nothing was written: the general path takes the request (and reports what failed).
+        logger.exception("till payment: the fast path failed before writing; handing over")
+        return None
+
+
+async def _respond(send, taken: "till_micropay.Taken", request_id: str) -> None:
+    content = json.dumps(taken.body, ensure_ascii=False, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": taken.status,
+            "headers": [
+                *RESPONSE_HEADERS,
+                (b"content-length", str(len(content)).encode()),
+                (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})

@@ -1,0 +1,86 @@
+"""The database from the event loop: a few async psycopg connections per loop.
+
+Django's ORM is synchronous: under ASGI every query hops to a thread and back, and each hop
+waits for the GIL behind whatever the loop is doing. The hot paths (a device's check-in, a till's
+micropay) instead run their few statements here, on the loop, each in autocommit (one statement
+is one transaction), prepared on first use. Their SQL is built once from the ORM or from model
+metadata (config.model_sql), so it follows the models.
+
+Connections are opened lazily and belong to the loop that made them; unlike psycopg_pool, nothing
+runs in the background to outlive a loop. A connection that fails or stalls is dropped (with any
+prepared statement a migration may have invalidated), and the next statement opens a new one.
+"""
+
+import asyncio
+
+import psycopg
+from django.db import connections
+from psycopg.rows import dict_row
+
+# A statement here answers in about a millisecond; one that stalls this long is on a dead
+# connection, and everything queued behind it would wait too.
+QUERY_TIMEOUT_SECONDS = 3
+
+
+class LoopDatabase:
+    """Up to `size` connections of this event loop; each statement takes one for its duration."""
+
+    def __init__(self, *, application_name: str, size: int = 1) -> None:
+        self.application_name = application_name
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[psycopg.AsyncConnection] = []
+        self._open: set[psycopg.AsyncConnection] = set()
+
+    async def fetchone(self, sql: str, params: list | tuple) -> dict | None:
+        rows = await self._run(sql, params, fetch="one")
+        return rows
+
+    async def fetchall(self, sql: str, params: list | tuple) -> list[dict]:
+        return await self._run(sql, params, fetch="all")
+
+    async def execute(self, sql: str, params: list | tuple) -> int:
+        """Run one statement; return its row count."""
+        return await self._run(sql, params, fetch=None)
+
+    async def _run(self, sql: str, params: list | tuple, *, fetch: str | None):
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+                    cursor = conn.cursor(row_factory=dict_row)
+                    await cursor.execute(sql, params)
+                    if fetch == "one":
+                        result = await cursor.fetchone()
+                    elif fetch == "all":
+                        result = await cursor.fetchall()
+                    else:
+                        result = cursor.rowcount
+            except BaseException:
+                # Errors included: a unique violation is the caller's business, but the
+                # connection is replaced rather than trusted after anything unexpected.
+                await self._drop(conn)
+                raise
+            self._idle.append(conn)
+            return result
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        params = connections["default"].get_connection_params()
+        for django_only in ("cursor_factory", "context", "prepare_threshold"):
+            params.pop(django_only, None)
+        conn = await psycopg.AsyncConnection.connect(
+            autocommit=True,
+            prepare_threshold=0,  # prepared at first use: these statements run thousands of times
+            application_name=self.application_name,
+            **params,
+        )
+        self._open.add(conn)
+        return conn
+
+    async def _drop(self, conn: psycopg.AsyncConnection) -> None:
+        self._open.discard(conn)
+        await conn.close()
+
+    async def close(self) -> None:
+        self._idle.clear()
+        while self._open:
+            await self._open.pop().close()

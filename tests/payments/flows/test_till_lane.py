@@ -1,0 +1,133 @@
+"""The till fast path (payments.till_lane, payments.services.till_micropay) in a real server.
+
+A merchant system's scanned micropay is taken on the event loop and writes what the DRF view
+writes; every request the fast path declines gets the view's own answer.
+"""
+
+import httpx
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from payments.models import GatewayCall, IdempotencyKey, Payment
+from tenancy.models import ApiKey, AuditEntry
+from tenancy.principals import Principal
+from tenancy.services.api_keys import api_key_create
+from terminals.models import TerminalCommand
+from tests.payments import helpers as codes
+from tests.payments.helpers import fresh_code
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def till(shop, payments_server):
+    """Tenant A's merchant system talking HTTP to the server, with a key in use (the view records
+    a key's use once a minute; the fast path leaves that to it)."""
+    key, raw = api_key_create(actor=Principal.system("tests"), merchant=shop.a.merchant, name="t")
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    with httpx.Client(base_url=payments_server, timeout=20,
+                      headers={"Authorization": f"Api-Key {raw}"}) as client:  # fmt: skip
+        client.key = key
+        yield client
+
+
+def pay(client, terminal, code=None, key=None, **extra):
+    body = {"terminal": terminal.pk, "amount_fen": 500, "auth_code": code or fresh_code(), **extra}
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post("/api/v1/payments/", json=body, headers=headers)
+
+
+def fast_path_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'shouyin-till-payments'"
+        )
+        return cursor.fetchone()[0]
+
+
+def trail(payment_id: int) -> list[tuple]:
+    entries = AuditEntry.objects.filter(target_type="payments.payment", target_id=str(payment_id))
+    return [
+        (e.action, sorted(e.changes), e.actor_kind, e.metadata.get("to"), e.reason)
+        for e in entries.order_by("id")
+    ]
+
+
+def test_a_scanned_code_is_paid_on_the_loop_with_the_rows_the_view_writes(shop, till, merchant_api):
+    fast = pay(till, shop.a.terminal, key="fast-1")
+    assert fast.status_code == 201, fast.text
+    assert fast.json()["state"] == "succeeded" and fast.json()["scan_source"] == "till"
+    assert fast.headers["X-Request-ID"] and fast.headers["Content-Type"] == "application/json"
+    assert fast_path_connections() >= 1
+
+    view = merchant_api.post("/api/v1/payments/", {"terminal": shop.a.terminal.pk,
+                             "amount_fen": 500, "auth_code": fresh_code()}, format="json")  # fmt: skip
+    assert view.status_code == 201 and view.json()["state"] == "succeeded"
+    assert set(fast.json()) == set(view.json())
+    fast_row, view_row = (Payment.objects.get(pk=r.json()["id"]) for r in (fast, view))
+    assert trail(fast_row.pk) == trail(view_row.pk)
+    assert [e.actor_label for e in AuditEntry.objects.filter(
+        target_id=str(fast_row.pk), action="payment.create")] == [f"api key {till.key.prefix}"]  # fmt: skip
+    for row in (fast_row, view_row):
+        assert row.follow_up == "" and row.next_check_at is None and row.transaction_id
+        call = GatewayCall.objects.get(out_trade_no=row.out_trade_no)
+        assert call.endpoint == "micropay" and call.result_code == "SUCCESS"
+        assert call.request_fields["auth_code"][2:-4] == "*" * 12  # masked, never in clear
+        result = TerminalCommand.objects.get(terminal=shop.a.terminal, kind="payment_result",
+                                             payload__payment_id=str(row.pk))  # fmt: skip
+        assert result.payload["status"] == "succeeded" and result.payload["message"] == "Paid"
+    claim = IdempotencyKey.objects.get(key="fast-1")
+    assert claim.payment_id == fast_row.pk
+    assert (claim.response_status, claim.response_body) == (201, fast.json())
+
+
+def test_the_same_key_replays_and_another_body_is_refused(shop, till):
+    code = fresh_code()
+    first = pay(till, shop.a.terminal, code=code, key="k-replay")
+    again = pay(till, shop.a.terminal, code=code, key="k-replay")
+    other = pay(till, shop.a.terminal, key="k-replay")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(("code", "state", "err_code"), [
+    (codes.USERPAYING_FOREVER, "paying", "USERPAYING"),
+    (codes.NOTENOUGH, "failed", "NOTENOUGH"),
+    (codes.SYSTEMERROR_BUT_PAID, "paying", "SYSTEMERROR"),
+])  # fmt: skip
+def test_other_answers_go_through_the_one_decision_table(shop, till, code, state, err_code):
+    response = pay(till, shop.a.terminal, code=code, key=f"k-{code}")
+    assert response.status_code == 201, response.text
+    assert response.json()["state"] == state and response.json()["err_code"] == err_code
+    payment = Payment.objects.get(pk=response.json()["id"])
+    assert GatewayCall.objects.filter(out_trade_no=payment.out_trade_no).count() == 1
+    claim = IdempotencyKey.objects.get(key=f"k-{code}")
+    assert claim.response_body == response.json()
+
+
+def test_requests_the_fast_path_declines_get_the_views_answers(shop, till):
+    waiting = till.post("/api/v1/payments/", json={"terminal": shop.a.terminal.pk, "amount_fen": 9})
+    assert waiting.status_code == 201 and waiting.json()["state"] == "awaiting_scan"
+    busy = pay(till, shop.a.terminal, key="k-busy")
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "terminal_busy"
+    assert not IdempotencyKey.objects.filter(key="k-busy").exists()  # released for a retry
+
+    foreign = pay(till, shop.b.terminal)
+    assert foreign.status_code == 400 and "terminal" in foreign.json()["error"]["fields"]
+    unknown = pay(till, shop.a.terminal, tip=5)
+    assert unknown.status_code == 400
+    bad_key = httpx.post(f"{till.base_url}/api/v1/payments/", json={"terminal": 1},
+                         headers={"Authorization": "Api-Key sy_nothing.wrong"})  # fmt: skip
+    assert bad_key.status_code == 403
+    assert Payment.objects.count() == 1
+
+
+def test_a_key_not_used_for_a_minute_goes_to_the_view_which_records_its_use(shop, till):
+    ApiKey.objects.filter(pk=till.key.pk).update(last_used_at=None)
+    response = pay(till, shop.a.terminal)
+    assert response.status_code == 201 and response.json()["state"] == "succeeded"
+    assert ApiKey.objects.get(pk=till.key.pk).last_used_at is not None
