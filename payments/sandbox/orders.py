@@ -68,13 +68,18 @@ def _mark_paid(order: SandboxOrder, moment: datetime) -> None:
     order.transaction_id = ids.transaction_id(moment)
 
 
-def _refresh(order: SandboxOrder) -> None:
-    """The customer confirms a USERPAYING order at its due time."""
-    if (
+def confirms_now(order: SandboxOrder) -> bool:
+    """A USERPAYING order whose customer confirms at its due time, and that time has come."""
+    return bool(
         order.trade_state == "USERPAYING"
         and order.pay_due_at
         and order.pay_due_at <= timezone.now()
-    ):
+    )
+
+
+def _refresh(order: SandboxOrder) -> None:
+    """The customer confirms a USERPAYING order at its due time."""
+    if confirms_now(order):
         _mark_paid(order, order.pay_due_at)
         order.save()
 
@@ -128,7 +133,7 @@ _DECLINES = {
 @transaction.atomic
 def micropay(request: Request) -> Outcome:
     request.require("body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code")
-    total_fee = request.fen("total_fee")
+    request.fen("total_fee")  # refused before the number is looked up, as the provider does
     auth_code = request.get("auth_code")
     digest = ids.digest(auth_code)
     existing = _locked(request)
@@ -147,7 +152,20 @@ def micropay(request: Request) -> Outcome:
         and SandboxOrder.objects.filter(auth_code_digest=digest).exists()
     ):
         raise BusinessFailure("AUTH_CODE_ERROR", "101 每个二维码仅限使用一次，请刷新再试")
-    now = timezone.now()
+    order = new_micropay_order(request, scenario, timezone.now())
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        # A concurrent micropay with the same number won the insert.
+        raise BusinessFailure("SYSTEMERROR", "系统繁忙，请稍后再试") from None
+    return micropay_answer(order, scenario)
+
+
+def new_micropay_order(request: Request, scenario: Scenario, now: datetime) -> SandboxOrder:
+    """The ledger row of a new micropay, not yet saved (payments.sandbox.asgi inserts it too)."""
+    auth_code = request.get("auth_code")
+    digest = ids.digest(auth_code)
     order = SandboxOrder(
         mch_id=request.get("mch_id"),
         sub_mch_id=request.get("sub_mch_id"),
@@ -155,7 +173,7 @@ def micropay(request: Request) -> Outcome:
         sub_appid=request.get("sub_appid"),
         out_trade_no=request.get("out_trade_no"),
         trade_type=TradeType.MICROPAY,
-        total_fee=total_fee,
+        total_fee=request.fen("total_fee"),
         body=request.get("body")[:128],
         attach=request.get("attach")[:127],
         device_info=request.get("device_info")[:32],
@@ -167,13 +185,7 @@ def micropay(request: Request) -> Outcome:
         created_at=now,
     )
     _start_micropay(order, scenario, now)
-    try:
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:
-        # A concurrent micropay with the same number won the insert.
-        raise BusinessFailure("SYSTEMERROR", "系统繁忙，请稍后再试") from None
-    return _micropay_answer(order, scenario)
+    return order
 
 
 def _start_micropay(order: SandboxOrder, scenario: Scenario, now: datetime) -> None:
@@ -189,7 +201,7 @@ def _start_micropay(order: SandboxOrder, scenario: Scenario, now: datetime) -> N
         _mark_paid(order, now)
 
 
-def _micropay_answer(order: SandboxOrder, scenario: Scenario) -> Outcome:
+def micropay_answer(order: SandboxOrder, scenario: Scenario) -> Outcome:
     if scenario == Scenario.SYSTEMERROR_PAID:
         return BusinessFailure(
             "SYSTEMERROR", "系统超时，请立即调用被扫订单结果查询API，查询当前订单状态"
@@ -204,11 +216,19 @@ def _micropay_answer(order: SandboxOrder, scenario: Scenario) -> Outcome:
 # --- orderquery, reverse --------------------------------------------------------------------------
 
 
+def order_not_found() -> BusinessFailure:
+    return BusinessFailure("ORDERNOTEXIST", "订单不存在")
+
+
 @transaction.atomic
 def orderquery(request: Request) -> dict[str, str]:
     order = _locked(request)
     if order is None:
-        raise BusinessFailure("ORDERNOTEXIST", "订单不存在")
+        raise order_not_found()
+    return orderquery_fields(order)
+
+
+def orderquery_fields(order: SandboxOrder) -> dict[str, str]:
     fields = {
         "trade_state": order.trade_state,
         "trade_state_desc": order.trade_state_desc or STATE_DESC.get(order.trade_state, ""),

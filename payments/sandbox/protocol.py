@@ -43,7 +43,7 @@ def handle(endpoint: str, method: str, body: bytes) -> Answer:
     if endpoint == "getsignkey":
         return sign_key(request, sandbox)
     try:
-        _check_sub_merchant(request, sandbox)
+        check_sub_merchant(request, sandbox)
         outcome = HANDLERS[endpoint](request)
     except BusinessFailure as failure:
         outcome = failure
@@ -56,7 +56,7 @@ def handle(endpoint: str, method: str, body: bytes) -> Answer:
     return Answer(signed_answer(request, sandbox, outcome))
 
 
-def _check_sub_merchant(request: Request, sandbox: SandboxAccount) -> None:
+def check_sub_merchant(request: Request, sandbox: SandboxAccount) -> None:
     if not request.get("sub_mch_id"):
         raise BusinessFailure("LACK_PARAMS", "缺少参数sub_mch_id")
     if not sandbox.accepts_sub_mch(request.get("sub_mch_id")):
