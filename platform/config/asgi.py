@@ -16,7 +16,11 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402 - Django must be s
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_application  # noqa: E402
+from payments.sandbox.asgi import mount as mount_sandbox  # noqa: E402
 from payments.till_lane import TillPaymentsLane  # noqa: E402
+
+# The sandbox provider's hot paths skip Django's request machinery (payments/sandbox/asgi.py).
+django_asgi_app = mount_sandbox(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {"http": TillPaymentsLane(django_asgi_app), "websocket": websocket_application()}

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.management.base import BaseCommand, CommandError
 
+from payments.sandbox.asgi import SandboxApp
+
 
 class Command(BaseCommand):
     help = (
@@ -13,8 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8090", help="HOST:PORT to listen on")
+        parser.add_argument(
+            "--django",
+            action="store_true",
+            help="serve every call through the Django views (the benchmark's baseline)",
+        )
 
-    def handle(self, *args, addr: str, **options) -> None:
+    def handle(self, *args, addr: str, django: bool, **options) -> None:
         if not settings.SANDBOX_WECHATPAY_ENABLED:
             raise CommandError("The sandbox is disabled (SANDBOX_WECHATPAY_ENABLED=false).")
         host, _, port = addr.rpartition(":")
@@ -27,10 +34,13 @@ class Command(BaseCommand):
             f"appid {settings.SANDBOX_WECHATPAY_APPID})"
         )
         self.stdout.flush()
+        views = get_asgi_application()
         uvicorn.run(
-            get_asgi_application(),
+            views if django else SandboxApp(views, prefix="/"),
             host=host.strip("[]"),
             port=int(port),
+            loop="uvloop",
+            http="httptools",
             lifespan="off",
             access_log=False,
             log_level="warning",
