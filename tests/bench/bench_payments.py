@@ -4,6 +4,8 @@
         [--seconds 20] [--tills 50]
     SHOUYIN_VAR_DIR=/tmp/shouyin-payments-bench .venv/bin/python tests/bench/bench_payments.py lag \
         [--pending 10000] [--seconds 40] [--mode countdown|poller]
+    SHOUYIN_VAR_DIR=/tmp/shouyin-payments-bench .venv/bin/python tests/bench/bench_payments.py sandbox \
+        [--seconds 5] [--tills 50] [--apps django,fast]
 
 `e2e`: one platform process and one standalone sandbox process (`manage.py sandbox_provider`) on
 the embedded PostgreSQL and Redis; N tills, each on its own online terminal, POST
@@ -15,6 +17,12 @@ micropay directly with the platform's own client (the bare provider round trip).
 orderquery every 5 s on the reference schedule, followed by a Celery worker; every follow-up
 records how late it ran against its due time. `--mode` picks countdown tasks or the SKIP LOCKED
 poller (beat every 250 ms). Prints p50 / p99 lag and the follow-ups per second achieved.
+
+`sandbox`: the standalone sandbox alone, served by its Django views (`--django`, the baseline)
+and by its fast ASGI app, one after the other: micropay (fresh code, paid at once) and
+orderquery (paid and USERPAYING orders), one client thread and then `--tills` threads, with the
+platform's own client. Prints calls/s, p50 / p99 and the sandbox process's CPU time per call
+(user + system, from psutil): the load generator shares the machine, the CPU per call does not.
 """
 
 import argparse
@@ -365,18 +373,137 @@ def run_lag(count: int, seconds: float, mode: str) -> None:
     )
 
 
+# --- sandbox -----------------------------------------------------------------------------------
+
+
+def sandbox_client(sandbox_url: str):
+    from payments.gateway.wechatpay.client import WeChatPayClient
+    from payments.gateway.wechatpay.config import config_from_settings
+
+    config = config_from_settings()
+    fields = {f: getattr(config, f) for f in config.__dataclass_fields__}
+    return WeChatPayClient(type(config)(**{**fields, "base_url": sandbox_url}), recorder=None)
+
+
+def sandbox_phase(pid: int, threads: int, seconds: float, call) -> dict:
+    """`threads` threads call `call(n)` back to back; the sandbox's CPU seconds over the phase."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import count
+
+    import psutil
+
+    sandbox = psutil.Process(pid)
+    numbers = count()
+    sample = Sample()
+    stop_at = time.monotonic() + seconds
+
+    def loop() -> None:
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                call(next(numbers))
+                sample.latencies_ms.append((time.perf_counter() - started) * 1000)
+            except Exception as exc:
+                if sample.errors < 3:
+                    print("error:", repr(exc), file=sys.stderr)
+                sample.errors += 1
+
+    cpu = sandbox.cpu_times()
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(loop)
+    sample.elapsed_s = time.monotonic() - started
+    after = sandbox.cpu_times()
+    used = (after.user - cpu.user) + (after.system - cpu.system)
+    calls = len(sample.latencies_ms) + sample.errors
+    return {**sample.summary(), "cpu_ms_per_call": round(1000 * used / calls, 3) if calls else None}
+
+
+def sandbox_phases(sandbox_url: str, pid: int, seconds: float, tills: int) -> dict:
+    from django.utils import timezone
+
+    from payments.gateway.types import MicropayOutcome, MicropayRequest, SubMerchant, TradeState
+    from payments.sandbox.models import SandboxOrder
+    from payments.services.numbers import new_out_trade_no
+
+    client = sandbox_client(sandbox_url)
+    merchant = SubMerchant("1900000111")
+    paid: list[str] = []
+
+    def micropay(_n: int) -> None:
+        number = new_out_trade_no()
+        result = client.micropay(MicropayRequest(
+            merchant=merchant, out_trade_no=number, total_fee=1, body="bench",
+            auth_code=fresh_code(), spbill_create_ip="127.0.0.1",
+        ))  # fmt: skip
+        if result.outcome != MicropayOutcome.PAID:
+            raise RuntimeError(f"micropay answered {result.outcome}")
+        paid.append(number)
+
+    # As many USERPAYING orders (never confirmed) as paid ones, queried in turn.
+    userpaying = [new_out_trade_no() for _ in range(2000)]
+    SandboxOrder.objects.bulk_create([SandboxOrder(
+        mch_id=settings.WECHATPAY_MCH_ID, sub_mch_id=merchant.sub_mch_id,
+        appid=settings.WECHATPAY_APPID, out_trade_no=number, trade_type="MICROPAY",
+        trade_state="USERPAYING", total_fee=1, body="bench", created_at=timezone.now(),
+    ) for number in userpaying], batch_size=2000)  # fmt: skip
+
+    def orderquery(n: int) -> None:
+        if n % 2:
+            number, expected = userpaying[n // 2 % len(userpaying)], TradeState.USERPAYING
+        else:
+            number, expected = paid[n // 2 % len(paid)], TradeState.SUCCESS
+        state = client.order_query(merchant=merchant, out_trade_no=number)
+        if state.trade_state != expected:
+            raise RuntimeError(f"orderquery answered {state.trade_state}, expected {expected}")
+
+    for n in range(20):  # warm up: connections, first-use imports, prepared statements
+        micropay(n)
+        orderquery(n)
+    try:
+        return {
+            "micropay_1": sandbox_phase(pid, 1, seconds, micropay),
+            f"micropay_{tills}": sandbox_phase(pid, tills, seconds, micropay),
+            "orderquery_1": sandbox_phase(pid, 1, seconds, orderquery),
+            f"orderquery_{tills}": sandbox_phase(pid, tills, seconds, orderquery),
+        }
+    finally:
+        client.close()
+
+
+def run_sandbox(seconds: float, tills: int, apps: list[str]) -> None:
+    """Each sandbox app in turn, alone on the machine with the load generator."""
+    results = {}
+    for app in apps:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        flags = ["--django"] if app == "django" else []
+        process = start(["manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{port}", *flags],
+                        base_env(), f"{url}/pay/orderquery")  # fmt: skip
+        try:
+            results[app] = sandbox_phases(url, process.pid, seconds, tills)
+        finally:
+            process.terminate()
+            process.wait()
+    print(json.dumps({"seconds": seconds, "threads": tills, **results}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["e2e", "lag"])
+    parser.add_argument("which", choices=["e2e", "lag", "sandbox"])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--tills", type=int, default=50)
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1, help="platform uvicorn processes")
     parser.add_argument("--mode", choices=["countdown", "poller"], default="poller")
+    parser.add_argument("--apps", default="django,fast", help="sandbox: which apps, in order")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.which == "e2e":
         run_e2e(args.seconds, args.tills, args.workers)
+    elif args.which == "sandbox":
+        run_sandbox(args.seconds, args.tills, args.apps.split(","))
     else:
         run_lag(args.pending, args.seconds, args.mode)
 
