@@ -102,11 +102,6 @@ class LoopConnections:
             autocommit=True, prepare_threshold=0, application_name="shouyin-sandbox", **params
         )
 
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
-
 
 _databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopConnections]" = (
     weakref.WeakKeyDictionary()
