@@ -13,6 +13,7 @@ import logging
 from django.conf import settings
 
 from config.api_errors import error_body
+from config.asgi_http import read_body, replay
 from config.request_id import REQUEST_ID_HEADER, set_request_id
 from payments.services import till_micropay
 
@@ -50,7 +51,7 @@ class TillPaymentsLane:
         authorization = headers.get(b"authorization", b"")
         if not authorization.startswith(b"Api-Key ") or b"cookie" in headers:
             return await self.app(scope, receive, send)
-        body, complete = await _read_body(receive)
+        body, complete = await read_body(receive, MAX_BODY_BYTES)
         request = complete and _parse(body, authorization, headers.get(b"idempotency-key"))
         if request:
             request_id = set_request_id(
@@ -62,37 +63,7 @@ class TillPaymentsLane:
                 if taken.announce is not None:
                     await taken.announce()
                 return None
-        return await self.app(scope, _replay(body, complete, receive), send)
-
-
-async def _read_body(receive) -> tuple[bytes, bool]:
-    """The request body, up to MAX_BODY_BYTES; `complete` is False if it was longer."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks), True
-        if size > MAX_BODY_BYTES:
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, complete: bool, receive):
-    """A receive() that hands Django the body already read, then the rest of the stream."""
-    sent = False
-
-    async def replayed():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replayed
+        return await self.app(scope, replay(body, complete, receive), send)
 
 
 def _parse(body: bytes, authorization: bytes, idempotency_key: bytes | None):

@@ -15,16 +15,16 @@ with its body, to the Django application behind (`fallback`), so behaviour lives
 
 import asyncio
 import functools
-import re
 import weakref
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from config.asgi_http import ASGIApp, Receive, Scope, Send, read_body, replay
+from config.loop_db import LoopDatabase
+from config.model_sql import insert_shape
 from payments.sandbox import orders
 from payments.sandbox.account import SandboxAccount, account
 from payments.sandbox.envelope import (
@@ -41,19 +41,8 @@ from payments.sandbox.protocol import check_sub_merchant
 from payments.sandbox.scenarios import Scenario, is_test_code, scenario_for
 from payments.sandbox.urls import PROVIDER_PATHS
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 MOUNT_PREFIX = "/sandbox/wechatpay/"
 FAST_ENDPOINTS = ("micropay", "orderquery")
-# Same bound as the check-in query (terminals.router): a stalled database fails the call over to
-# the Django path instead of holding the caller.
-QUERY_TIMEOUT_SECONDS = 3
-# A few connections: one would serialise every call behind the previous round trip.
-CONNECTIONS_PER_LOOP = 4
 _XML = [(b"content-type", b"text/xml; charset=utf-8")]
 
 
@@ -70,90 +59,38 @@ class Fallback(Exception):
 # --- The ledger, on the loop ---------------------------------------------------------------------
 
 
-class LoopConnections:
-    """A few autocommit async psycopg connections for one event loop, as terminals.router's
-    LoopDatabase: statements prepared at first use, a timeout, a connection dropped on any error
-    (with it a prepared statement a migration may have invalidated), no background tasks."""
-
-    def __init__(self, size: int = CONNECTIONS_PER_LOOP) -> None:
-        self._idle: list[psycopg.AsyncConnection] = []
-        self._slots = asyncio.Semaphore(size)
-
-    async def fetchone(self, sql: str, params: list) -> tuple | None:
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._connect()
-            try:
-                async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
-                    cursor = conn.cursor()
-                    await cursor.execute(sql, params)
-                    row = await cursor.fetchone()
-            except BaseException:
-                # Also on cancellation: the connection may be mid-statement.
-                await conn.close()
-                raise
-            self._idle.append(conn)
-            return row
-
-    async def _connect(self) -> psycopg.AsyncConnection:
-        params = connections["default"].get_connection_params()
-        for django_only in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(django_only, None)
-        return await psycopg.AsyncConnection.connect(
-            autocommit=True, prepare_threshold=0, application_name="shouyin-sandbox", **params
-        )
-
-
-_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopConnections]" = (
+_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopDatabase]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def loop_database() -> LoopConnections:
+def loop_database() -> LoopDatabase:
     loop = asyncio.get_running_loop()
-    database = _databases.get(loop)
-    if database is None:
-        database = _databases[loop] = LoopConnections()
-    return database
+    if loop not in _databases:
+        # A few connections: one would serialise every call behind the previous round trip.
+        _databases[loop] = LoopDatabase(application_name="shouyin-sandbox", size=4)
+    return _databases[loop]
 
 
-_ORDER_COLUMNS = tuple(f for f in SandboxOrder._meta.concrete_fields if not f.primary_key)
 _ATTNAMES = tuple(f.attname for f in SandboxOrder._meta.concrete_fields)
-
-
-def _unsized(db_type: str) -> str:
-    """varchar(32) -> varchar: the cast must not truncate what the column would refuse."""
-    return re.sub(r"\(\d+\)", "", db_type)
 
 
 @functools.cache
 def _insert_sql(check_reuse: bool) -> str:
     """Insert a new order unless its number exists (or, for a real-looking code, the code was
-    used before); RETURNING nothing means the Django path must answer.
-
-    Parameters are cast to their columns' types without length: in INSERT … SELECT they would
-    otherwise be text (a NULL timestamp fails), while an over-long value still fails on
-    assignment to varchar(n) exactly as the ORM's insert does.
-    """
-    connection = connections["default"]
-    quote = connection.ops.quote_name
-    table = quote(SandboxOrder._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in _ORDER_COLUMNS)
-    values = ", ".join(f"CAST(%s AS {_unsized(f.db_type(connection))})" for f in _ORDER_COLUMNS)
+    used before); RETURNING nothing means the Django path must answer."""
+    shape = insert_shape(SandboxOrder)
+    quote = connections["default"].ops.quote_name
     unused = (
-        f" WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {quote('auth_code_digest')} = %s)"  # noqa: S608 - the model's own table
+        f" WHERE NOT EXISTS (SELECT 1 FROM {shape.table} WHERE {quote('auth_code_digest')} = %s)"  # noqa: S608 - the model's own table
         if check_reuse
         else ""
     )
     target = ", ".join(quote(name) for name in ("mch_id", "sub_mch_id", "out_trade_no"))
     return (
-        f"INSERT INTO {table} ({columns}) SELECT {values}{unused} "
+        f"INSERT INTO {shape.table} ({shape.columns}) SELECT {shape.values}{unused} "
         f"ON CONFLICT ({target}) DO NOTHING RETURNING {quote('id')}"
     )
-
-
-def _insert_params(order: SandboxOrder) -> list:
-    connection = connections["default"]
-    return [f.get_db_prep_save(f.pre_save(order, True), connection) for f in _ORDER_COLUMNS]
 
 
 _PLACEHOLDER = "\x00sandbox"
@@ -183,7 +120,7 @@ async def _find_order(request: Request) -> SandboxOrder | None:
     for index, value in zip(at, values, strict=True):
         bound[index] = value
     row = await loop_database().fetchone(sql, bound)
-    return None if row is None else SandboxOrder.from_db("default", _ATTNAMES, row)
+    return None if row is None else SandboxOrder.from_db("default", _ATTNAMES, tuple(row.values()))
 
 
 # --- The hot cases -------------------------------------------------------------------------------
@@ -198,7 +135,7 @@ async def micropay(request: Request, sandbox: SandboxAccount) -> bytes:
         raise Fallback
     order = orders.new_micropay_order(request, Scenario.PAID, timezone.now())
     check_reuse = not is_test_code(auth_code)
-    params = _insert_params(order)
+    params = insert_shape(SandboxOrder).params(order)
     if check_reuse:
         params.append(order.auth_code_digest)
     if await loop_database().fetchone(_insert_sql(check_reuse), params) is None:
@@ -261,13 +198,13 @@ class SandboxApp:
         if endpoint is None:
             await self.fallback(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:
+        body, complete = await read_body(receive)
+        if not complete:
             return  # the caller left before sending its request
         try:
             payload = await answer(endpoint, body)
         except Fallback:
-            await self.fallback(scope, _replay(body, receive), send)
+            await self.fallback(scope, replay(body, complete, receive), send)
             return
         headers = [*_XML, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -285,27 +222,6 @@ class SandboxApp:
         if not length.isdigit() or int(length) > self.max_body:
             return None
         return endpoint
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The request's body again for the Django app, then the real channel (its disconnect)."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replayed
 
 
 def mount(app: ASGIApp, prefix: str = MOUNT_PREFIX) -> ASGIApp:

@@ -32,8 +32,7 @@ class LoopDatabase:
         self._open: set[psycopg.AsyncConnection] = set()
 
     async def fetchone(self, sql: str, params: list | tuple) -> dict | None:
-        rows = await self._run(sql, params, fetch="one")
-        return rows
+        return await self._run(sql, params, fetch="one")
 
     async def fetchall(self, sql: str, params: list | tuple) -> list[dict]:
         return await self._run(sql, params, fetch="all")

@@ -7,6 +7,7 @@ PostgreSQL cannot infer a bare parameter's type (a NULL would arrive as text).
 """
 
 import functools
+import re
 from dataclasses import dataclass
 
 from django.db import connection, models
@@ -28,8 +29,13 @@ class InsertShape:
         ]
 
 
+_LENGTH = re.compile(r"\(\d+\)")
+
+
 def _placeholder(field: models.Field) -> str:
-    return f"%s::{field.db_type(connection)}"
+    # Without the length: a cast to varchar(n) would silently truncate a value the column's
+    # assignment refuses, as the ORM's insert would.
+    return "%s::" + _LENGTH.sub("", field.db_type(connection))
 
 
 @functools.cache
