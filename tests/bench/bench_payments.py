@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -136,12 +137,18 @@ def bench_world(tills: int):
 # --- e2e ---------------------------------------------------------------------------------------
 
 
-async def till_loop(pool, terminal_id, key, stop_at, sample) -> None:
+async def till_loop(pool, terminal_id, key, stop_at, sample, interval=None) -> None:
+    """One till posting payments: back to back, or (with `interval`) on a fixed schedule, its
+    latency then counted from the scheduled time so that a slow answer cannot hide the queue
+    behind it (no coordinated omission)."""
+    due = time.perf_counter() + (random.random() * interval if interval else 0)
     while time.monotonic() < stop_at:
+        if interval:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        started = due if interval else time.perf_counter()
         body = {"terminal": terminal_id, "amount_fen": 1, "auth_code": fresh_code()}
         headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {key}",
                    "Idempotency-Key": secrets.token_hex(16)}  # fmt: skip
-        started = time.perf_counter()
         try:
             response = await pool.post("/api/v1/payments/", json.dumps(body).encode(), headers)
             ok = (
@@ -157,19 +164,66 @@ async def till_loop(pool, terminal_id, key, stop_at, sample) -> None:
             sample.latencies_ms.append((time.perf_counter() - started) * 1000)
         else:
             sample.errors += 1
+        if interval:
+            due += interval
 
 
-async def e2e_load(base_url, terminals, key, seconds) -> Sample:
+async def e2e_load(base_url, terminals, key, seconds, rate=None) -> Sample:
     """The tills, over the same lean keep-alive client the platform uses for the provider
-    (httpx's AsyncClient would cost the load generator ~0.7 ms of CPU per request)."""
+    (httpx's AsyncClient would cost the load generator ~0.7 ms of CPU per request). Without
+    `rate` each till posts back to back (the saturation throughput); with it, the tills together
+    offer `rate` payments a second."""
     sample = Sample()
     pool = LoopHttpPool(base_url, read_timeout=30, max_connections=len(terminals))
+    interval = len(terminals) / rate if rate else None
     started = time.monotonic()
     stop_at = started + seconds
-    await asyncio.gather(*(till_loop(pool, t.pk, key, stop_at, sample) for t in terminals))
+    await asyncio.gather(
+        *(till_loop(pool, t.pk, key, stop_at, sample, interval) for t in terminals)
+    )
     sample.elapsed_s = time.monotonic() - started
     pool.close()
     return sample
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used over a phase by each part of the machine: the platform's
+    web processes, the sandbox, PostgreSQL, Redis and this load generator; per payment in ms."""
+
+    def __init__(self, web_pid: int, sandbox_pid: int):
+        import psutil
+
+        self.psutil = psutil
+        self.groups = {
+            "web": lambda: [psutil.Process(web_pid), *psutil.Process(web_pid).children()],
+            "sandbox": lambda: [psutil.Process(sandbox_pid)],
+            "postgres": lambda: self._named("postgres"),
+            "redis": lambda: self._named("redis-server"),
+            "load_generator": lambda: [psutil.Process()],
+        }
+
+    def _named(self, name: str) -> list:
+        return [p for p in self.psutil.process_iter(["name"]) if p.info["name"] == name]
+
+    def read(self) -> dict:
+        used = {}
+        for group, processes in self.groups.items():
+            total = 0.0
+            for process in processes():
+                try:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+                except self.psutil.NoSuchProcess:
+                    pass
+            used[group] = total
+        machine = self.psutil.cpu_times()
+        used["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0)
+        return used
+
+    @staticmethod
+    def per_payment(before: dict, after: dict, payments: int) -> dict:
+        return {group: round(1000 * (after[group] - before[group]) / max(payments, 1), 2)
+                for group in before}  # fmt: skip
 
 
 def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
@@ -210,7 +264,7 @@ def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
     return sample
 
 
-def run_e2e(seconds: float, tills: int, workers: int) -> None:
+def run_e2e(seconds: float, tills: int, workers: int, rate: float) -> None:
     _merchant, terminals, key = bench_world(tills)
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -229,17 +283,21 @@ def run_e2e(seconds: float, tills: int, workers: int) -> None:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
+    meter = CpuMeter(web.pid, sandbox.pid)
+    results = {"tills": tills, "seconds": seconds, "web_workers": workers}
     try:
-        baseline = sandbox_baseline(sandbox_url, tills, seconds)
-        e2e = asyncio.run(e2e_load(web_url, terminals, key, seconds))
+        results["sandbox_micropay_direct"] = sandbox_baseline(sandbox_url, tills, seconds).summary()
+        # Warm up: each key's first use of a minute goes to the view, which records it.
+        asyncio.run(e2e_load(web_url, terminals, key, 2))
+        for phase, offered in (("saturation", None), (f"offered_{rate:g}_per_s", rate)):
+            before = meter.read()
+            sample = asyncio.run(e2e_load(web_url, terminals, key, seconds, offered))
+            cpu = CpuMeter.per_payment(before, meter.read(), len(sample.latencies_ms))
+            results[f"platform_api_{phase}"] = {**sample.summary(), "cpu_ms_per_payment": cpu}
     finally:
         web.terminate()
         sandbox.terminate()
-    print(json.dumps({"tills": tills, "seconds": seconds,
-                      "sandbox_micropay_direct": baseline.summary(),
-                      "platform_api_end_to_end": e2e.summary(),
-                      "ratio_rate": round(e2e.rate / baseline.rate, 2) if baseline.rate else None},
-                     indent=2))  # fmt: skip
+    print(json.dumps(results, indent=2))
 
 
 # --- lag ---------------------------------------------------------------------------------------
@@ -496,12 +554,13 @@ def main() -> None:
     parser.add_argument("--tills", type=int, default=50)
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1, help="platform uvicorn processes")
+    parser.add_argument("--rate", type=float, default=300, help="e2e: payments/s offered")
     parser.add_argument("--mode", choices=["countdown", "poller"], default="poller")
     parser.add_argument("--apps", default="django,fast", help="sandbox: which apps, in order")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.which == "e2e":
-        run_e2e(args.seconds, args.tills, args.workers)
+        run_e2e(args.seconds, args.tills, args.workers, args.rate)
     elif args.which == "sandbox":
         run_sandbox(args.seconds, args.tills, args.apps.split(","))
     else:
