@@ -18,6 +18,16 @@ def payment_follow_up(payment_id: int) -> None:
     settle.payment_follow_up(payment_id=payment_id)
 
 
+@shared_task(name="payments.payment_queries", acks_late=True, ignore_result=True,
+             **FOLLOW_UP_LIMITS)  # fmt: skip
+def payment_queries(payment_ids: list[int]) -> None:
+    """Query a batch of due micropays (the poller's common case), on the process's event loop."""
+    from config import loop_thread
+    from payments.services.query_batch import query_batch
+
+    loop_thread.run(query_batch(payment_ids), timeout=FOLLOW_UP_LIMITS["soft_time_limit"])
+
+
 @shared_task(name="payments.refund_follow_up", acks_late=True, ignore_result=True,
              **FOLLOW_UP_LIMITS)  # fmt: skip
 def refund_follow_up(refund_id: int) -> None:

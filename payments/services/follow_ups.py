@@ -76,14 +76,15 @@ def claim(model: type[Payment] | type[Refund], pk: int) -> float | None:
         return None
     lag = max(0.0, (now - found[0]).total_seconds())
     if settings.PAYMENTS_RECORD_LAG:
-        _record_lag(model, lag)
+        record_lags(model, [lag])
     return lag
 
 
-def _record_lag(model, lag: float) -> None:
+def record_lags(model, lags: list[float]) -> None:
+    """For the lag benchmark (PAYMENTS_RECORD_LAG): how late each follow-up started, in ms."""
     from terminals.presence import client
 
-    client().rpush(LAG_KEY, json.dumps([model.__name__, round(lag * 1000, 1)]))
+    client().rpush(LAG_KEY, *(json.dumps([model.__name__, round(lag * 1000, 1)]) for lag in lags))
 
 
 def due_dispatch(*, limit: int | None = None, grace: float | None = None) -> int:
@@ -98,14 +99,31 @@ def due_dispatch(*, limit: int | None = None, grace: float | None = None) -> int
     if grace is None:
         grace = settings.PAYMENTS_SWEEP_GRACE if _mode() == "countdown" else 0.0
     sent = 0
+    queries: list[int] = []
     for model, task in ((Payment, tasks.payment_follow_up), (Refund, tasks.refund_follow_up)):
-        for pk in _claim_due(model, limit=limit, grace=grace):
-            task.apply_async((pk,), queue=settings.PAYMENTS_TASK_QUEUE)
+        for pk, batched in _claim_due(model, limit=limit, grace=grace):
+            if batched:
+                queries.append(pk)
+            else:
+                task.apply_async((pk,), queue=settings.PAYMENTS_TASK_QUEUE)
             sent += 1
+    size = settings.PAYMENTS_QUERY_BATCH
+    for start in range(0, len(queries), size):
+        tasks.payment_queries.apply_async(
+            (queries[start : start + size],), queue=settings.PAYMENTS_TASK_QUEUE
+        )
     return sent
 
 
-def _claim_due(model, *, limit: int, grace: float) -> list[int]:
+def _batched(model) -> str:
+    """SQL: whether a claimed row's follow-up goes in a batch (payments.services.query_batch):
+    micropay queries, in poller mode (countdown mode sends a task per row for its due time)."""
+    if model is not Payment or _mode() != "poller":
+        return "false"
+    return "follow_up = 'query' AND kind = 'micropay'"
+
+
+def _claim_due(model, *, limit: int, grace: float) -> list[tuple[int, bool]]:
     table = model._meta.db_table
     now = timezone.now()
     due_before = now - timedelta(seconds=grace)
@@ -122,11 +140,11 @@ def _claim_due(model, *, limit: int, grace: float) -> list[int]:
                 LIMIT %s
                 FOR UPDATE SKIP LOCKED
             )
-            RETURNING id
+            RETURNING id, {_batched(model)}
             """,  # noqa: S608 - the table name is the model's own
             [now, due_before, resend_before, limit],
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = [(row[0], row[1]) for row in cursor.fetchall()]
     if ids:
         logger.info("dispatching %d due %s follow-ups", len(ids), model.__name__.lower())
     return ids

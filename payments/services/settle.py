@@ -98,8 +98,14 @@ def _query(payment: Payment) -> None:
         )
     except GatewayError as exc:
         answer = exc
+    query_answer_apply(payment.pk, answer)
+
+
+def query_answer_apply(payment_id: int, answer: "OrderQueryResult | GatewayError") -> None:
+    """Apply an orderquery answer to a payment whose query this caller claimed, under its lock;
+    nothing if its follow-up changed meanwhile (a notification or a cancel settled it)."""
     with transaction.atomic():
-        locked = _locked(payment.pk, FollowUp.QUERY)
+        locked = _locked(payment_id, FollowUp.QUERY)
         if locked is not None:
             query_apply(locked, answer)
 

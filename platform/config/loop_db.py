@@ -12,6 +12,9 @@ prepared statement a migration may have invalidated), and the next statement ope
 """
 
 import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 
 import psycopg
 from django.db import connections
@@ -20,6 +23,19 @@ from psycopg.rows import dict_row
 # A statement here answers in about a millisecond; one that stalls this long is on a dead
 # connection, and everything queued behind it would wait too.
 QUERY_TIMEOUT_SECONDS = 3
+
+
+# Every LoopDatabase with open connections, by loop: a loop's owner closes them before the loop ends
+# (config.loop_thread.stop), so that no session outlives it.
+_open_by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.WeakSet]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def close_loop_databases() -> None:
+    """Close the connections of every LoopDatabase of the running loop."""
+    for database in list(_open_by_loop.pop(asyncio.get_running_loop(), ())):
+        await database.close()
 
 
 class LoopDatabase:
@@ -41,26 +57,35 @@ class LoopDatabase:
         """Run one statement; return its row count."""
         return await self._run(sql, params, fetch=None)
 
+    async def copy_rows(self, sql: str, rows: list[list]) -> None:
+        """Write `rows` with one COPY ... FROM STDIN (config.model_sql.copy_sql)."""
+        async with self._connection() as conn, conn.cursor().copy(sql) as copy:
+            for row in rows:
+                await copy.write_row(row)
+
     async def _run(self, sql: str, params: list | tuple, *, fetch: str | None):
+        async with self._connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(sql, params)
+            if fetch == "one":
+                return await cursor.fetchone()
+            if fetch == "all":
+                return await cursor.fetchall()
+            return cursor.rowcount
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection of this loop for one statement, under the timeout. On any error (a
+        unique violation included) or a stall, the connection is replaced, not trusted again."""
         async with self._slots:
             conn = self._idle.pop() if self._idle else await self._connect()
             try:
                 async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
-                    cursor = conn.cursor(row_factory=dict_row)
-                    await cursor.execute(sql, params)
-                    if fetch == "one":
-                        result = await cursor.fetchone()
-                    elif fetch == "all":
-                        result = await cursor.fetchall()
-                    else:
-                        result = cursor.rowcount
+                    yield conn
             except BaseException:
-                # Errors included: a unique violation is the caller's business, but the
-                # connection is replaced rather than trusted after anything unexpected.
                 await self._drop(conn)
                 raise
             self._idle.append(conn)
-            return result
 
     async def _connect(self) -> psycopg.AsyncConnection:
         params = connections["default"].get_connection_params()
@@ -73,6 +98,7 @@ class LoopDatabase:
             **params,
         )
         self._open.add(conn)
+        _open_by_loop.setdefault(asyncio.get_running_loop(), weakref.WeakSet()).add(self)
         return conn
 
     async def _drop(self, conn: psycopg.AsyncConnection) -> None:

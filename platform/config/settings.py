@@ -248,6 +248,8 @@ PAYMENTS_FOLLOW_UP_MODE = env_choice("PAYMENTS_FOLLOW_UP_MODE", "poller", ("coun
 PAYMENTS_SWEEP_GRACE = env_int("PAYMENTS_SWEEP_GRACE", 15, minimum=0)
 PAYMENTS_DISPATCH_SECONDS = float(env_int("PAYMENTS_DISPATCH_MS", 250, minimum=50)) / 1000
 PAYMENTS_DISPATCH_BATCH = env_int("PAYMENTS_DISPATCH_BATCH", 1000, minimum=1)
+# Due micropay queries per payments.payment_queries task (payments.services.query_batch).
+PAYMENTS_QUERY_BATCH = env_int("PAYMENTS_QUERY_BATCH", 200, minimum=1)
 PAYMENTS_FOLLOW_UP_LEASE = env_int("PAYMENTS_FOLLOW_UP_LEASE", 60, minimum=5)
 PAYMENTS_RECORD_LAG = env_bool("PAYMENTS_RECORD_LAG", default=False)
 # The queue of the follow-up tasks: a deployment may give payments workers of their own.

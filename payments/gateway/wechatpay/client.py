@@ -288,6 +288,18 @@ class WeChatPayClient:
             lambda answer: answers.order_query(answer, out_trade_no, expected_total_fee),
         )
 
+    async def order_query_on_loop(
+        self, *, merchant: SubMerchant, out_trade_no: str, expected_total_fee: int | None = None
+    ) -> tuple[OrderQueryResult | GatewayError, CallRecord]:
+        """order_query from the event loop; see `_call_on_loop`."""
+        _check_number(OUT_TRADE_NO, "out_trade_no", out_trade_no)
+        return await self._call_on_loop(
+            ORDERQUERY,
+            merchant,
+            {"out_trade_no": out_trade_no},
+            lambda answer: answers.order_query(answer, out_trade_no, expected_total_fee),
+        )
+
     def reverse(self, *, merchant: SubMerchant, out_trade_no: str) -> ReverseResult:
         _check_number(OUT_TRADE_NO, "out_trade_no", out_trade_no)
         return self._call(REVERSE, merchant, {"out_trade_no": out_trade_no}, answers.reverse)

@@ -1,0 +1,76 @@
+"""Micropay orderqueries in batches on an event loop (payments.services.query_batch)."""
+
+import pytest
+from django.utils import timezone
+
+from config import loop_thread
+from payments import tasks
+from payments.models import GatewayCall, Payment
+from payments.schedule import micropay_next_query
+from payments.services import follow_ups
+from payments.services.payments import current_schedule
+from tests.payments import helpers as codes
+from tests.payments.helpers import make_due, online_terminal
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _loop_closed_after():
+    """The batches run on the process's loop thread; its connections must not outlive the test."""
+    yield
+    loop_thread.stop()
+
+
+def paying(api, terminal, code) -> Payment:
+    body = {"terminal": terminal.pk, "amount_fen": 321, "auth_code": code}
+    response = api.post("/api/v1/payments/", body, format="json")
+    payment = Payment.objects.get(pk=response.json()["id"])
+    assert payment.state == "paying" and payment.follow_up == "query"
+    return payment
+
+
+def queries(payment: Payment) -> int:
+    return GatewayCall.objects.filter(out_trade_no=payment.out_trade_no,
+                                      endpoint="orderquery").count()  # fmt: skip
+
+
+def test_a_batch_reschedules_the_unconfirmed_and_settles_the_paid(shop, merchant_api):
+    waiting = paying(merchant_api, shop.a.terminal, codes.USERPAYING_FOREVER)
+    paid = paying(merchant_api, online_terminal(shop.a), codes.USERPAYING_THEN_PAID)
+    for payment in (waiting, paid):
+        make_due(payment)
+    before = timezone.now()
+
+    tasks.payment_queries([waiting.pk, paid.pk])
+
+    waiting.refresh_from_db()
+    paid.refresh_from_db()
+    assert (waiting.state, waiting.follow_up, waiting.trade_state) == ("paying", "query",
+                                                                      "USERPAYING")  # fmt: skip
+    expected = micropay_next_query(submitted_at=waiting.submitted_at, now=before,
+                                   s=current_schedule())  # fmt: skip
+    assert expected <= waiting.next_check_at <= expected + timezone.timedelta(seconds=5)
+    assert paid.state == "succeeded" and paid.follow_up == "" and paid.transaction_id
+    assert queries(waiting) == queries(paid) == 1
+
+
+def test_rows_not_due_or_claimed_already_are_left_alone(shop, merchant_api):
+    payment = paying(merchant_api, shop.a.terminal, codes.USERPAYING_THEN_PAID)
+    tasks.payment_queries([payment.pk])  # its first query is due in 5 s
+    make_due(payment)
+    assert follow_ups.claim(Payment, payment.pk) is not None  # a task per row took it
+    tasks.payment_queries([payment.pk])
+    assert queries(payment) == 0
+    payment.refresh_from_db()
+    assert payment.state == "paying"
+
+
+def test_the_poller_sends_due_micropay_queries_as_a_batch(shop, merchant_api, settings):
+    settings.PAYMENTS_FOLLOW_UP_MODE = "poller"
+    payment = paying(merchant_api, shop.a.terminal, codes.USERPAYING_THEN_PAID)
+    make_due(payment)
+    assert follow_ups.due_dispatch() == 1
+    tasks.payment_queries([payment.pk])  # the batch task the dispatcher sent
+    payment.refresh_from_db()
+    assert payment.state == "succeeded"
