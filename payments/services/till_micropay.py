@@ -9,8 +9,8 @@ its own transaction, and one provider call, all on the loop:
 1. one read: the API key, the terminal with its merchant, enterprise and store, and the new
    payment's id;
 2. one write, after the same checks payment_create makes: the payment (already `paying`, with the
-   orderquery that micropay_submit makes due), its Idempotency-Key claim, and the audit rows of
-   its creation and submission;
+   orderquery that micropay_submit makes due), its Idempotency-Key claim, the audit rows of its
+   creation and submission, and the API key's use (at most once a minute);
 3. the micropay call;
 4. for a paid answer, one write: the `succeed` move guarded by the state it expects (`paying`,
    not being cancelled), its audit row, the terminal's `payment_result` command, the stored
@@ -21,8 +21,7 @@ The rules stay where they are: the rows are built by the same functions the gene
 whatever is not the common case goes to the general path. Before step 2 nothing was written, so
 `take()` returns None and the request goes to the DRF view unchanged: a cashier's session, any
 field or value the view would question, a foreign or unready or offline terminal, an
-Idempotency-Key seen before, a busy terminal (the insert's unique violation), an API key whose
-last use is due to be recorded. After step 2 the payment exists: any answer but a verified
+Idempotency-Key seen before, a busy terminal (the insert's unique violation). After step 2 the payment exists: any answer but a verified
 SUCCESS, or a payment moved meanwhile (a cancel), goes to micropay_apply, the one decision table.
 """
 
@@ -191,6 +190,12 @@ def _create_sql(with_key: bool) -> str:
     if with_key:
         parts.append(f"k AS ({insert_sql(IdempotencyKey)})")
     parts.append(f"a AS ({insert_sql(AuditEntry, rows=2)})")
+    # The key's use, as api_key_authenticate records it: at most once a minute, and a conditional
+    # UPDATE, so the tills sharing a key do not queue on its row.
+    parts.append(
+        f"u AS (UPDATE {_table(ApiKey)} SET last_used_at = %s WHERE id = %s "
+        "AND (last_used_at IS NULL OR last_used_at < %s))"
+    )
     return f"WITH {', '.join(parts)} SELECT 1"
 
 
@@ -226,8 +231,6 @@ def _ready(row: dict | None, request: TillMicropay, now: float, live_hash: dict 
     moment = timezone.now()
     if row["revoked_at"] or (row["expires_at"] and row["expires_at"] <= moment):
         return False
-    if row["last_used_at"] is None or moment - row["last_used_at"] > LAST_USED_RESOLUTION:
-        return False  # the view records the use
     merchant = Merchant(
         onboarding_state=row["onboarding_state"],
         sub_mch_id=row["sub_mch_id"],
@@ -281,6 +284,7 @@ async def take(request: TillMicropay) -> Taken | None:
         params += insert_shape(IdempotencyKey).params(claim)
     params += insert_shape(AuditEntry).params(created_audit)
     params += insert_shape(AuditEntry).params(submit_audit)
+    params += [payment.created_at, row["key_id"], payment.created_at - LAST_USED_RESOLUTION]
     try:
         await res.db.execute(_create_sql(claim is not None), params)
     except psycopg.errors.IntegrityError:

@@ -15,17 +15,15 @@ from tenancy.principals import Principal
 from tenancy.services.api_keys import api_key_create
 from terminals.models import TerminalCommand
 from tests.payments import helpers as codes
-from tests.payments.helpers import fresh_code
+from tests.payments.helpers import fresh_code, online_terminal
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def till(shop, payments_server):
-    """Tenant A's merchant system talking HTTP to the server, with a key in use (the view records
-    a key's use once a minute; the fast path leaves that to it)."""
+    """Tenant A's merchant system talking HTTP to the server."""
     key, raw = api_key_create(actor=Principal.system("tests"), merchant=shop.a.merchant, name="t")
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     with httpx.Client(base_url=payments_server, timeout=20,
                       headers={"Authorization": f"Api-Key {raw}"}) as client:  # fmt: skip
         client.key = key
@@ -126,8 +124,55 @@ def test_requests_the_fast_path_declines_get_the_views_answers(shop, till):
     assert Payment.objects.count() == 1
 
 
-def test_a_key_not_used_for_a_minute_goes_to_the_view_which_records_its_use(shop, till):
-    ApiKey.objects.filter(pk=till.key.pk).update(last_used_at=None)
+def test_a_key_not_used_for_a_minute_has_its_use_recorded(shop, till):
+    stale = timezone.now() - timezone.timedelta(minutes=5)
+    ApiKey.objects.filter(pk=till.key.pk).update(last_used_at=stale)
     response = pay(till, shop.a.terminal)
     assert response.status_code == 201 and response.json()["state"] == "succeeded"
-    assert ApiKey.objects.get(pk=till.key.pk).last_used_at is not None
+    assert fast_path_connections() >= 1
+    assert ApiKey.objects.get(pk=till.key.pk).last_used_at > stale
+    recent = ApiKey.objects.get(pk=till.key.pk).last_used_at
+    assert pay(till, online_terminal(shop.a)).status_code == 201
+    assert ApiKey.objects.get(pk=till.key.pk).last_used_at == recent  # once a minute at most
+
+
+def test_a_cancel_during_the_provider_call_is_not_overwritten(shop, till, monkeypatch):
+    """The cashier cancels while micropay is in flight and the customer pays anyway: the paid
+    statement finds the payment being cancelled, and the decision table reverses it."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from config.loop_db import close_loop_databases
+    from payments.services import till_micropay
+    from payments.services.payments import payment_cancel
+    from payments.services.provider import gateway
+
+    client = gateway()
+    real_micropay = client.micropay_on_loop
+
+    async def cancelled_meanwhile(request):
+        payment = await Payment.objects.aget(out_trade_no=request.out_trade_no)
+        await sync_to_async(payment_cancel)(
+            actor=Principal.system("cashier"), payment_id=payment.pk
+        )
+        return await real_micropay(request)
+
+    monkeypatch.setattr(client, "micropay_on_loop", cancelled_meanwhile)
+    raw = till.headers["Authorization"].removeprefix("Api-Key ")
+    body = {"terminal": shop.a.terminal.pk, "amount_fen": 700, "auth_code": fresh_code()}
+
+    async def take():
+        try:
+            return await till_micropay.take(till_micropay.parse(body, raw_key=raw,
+                                                                idempotency_key=None))  # fmt: skip
+        finally:
+            await close_loop_databases()
+
+    taken = asyncio.run(take())
+    payment = Payment.objects.get(pk=taken.body["id"])
+    assert taken.status == 201 and taken.body["state"] == "paying"
+    assert payment.state == "paying" and payment.follow_up == "reverse"
+    assert payment.cancel_requested_at is not None
+    assert not AuditEntry.objects.filter(target_id=str(payment.pk), action="payment.succeed")
+    assert GatewayCall.objects.filter(out_trade_no=payment.out_trade_no).count() == 1
