@@ -4,6 +4,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -99,3 +100,35 @@ def notify_receiver() -> Iterator[NotifyReceiver]:
     yield receiver
     server.shutdown()
     server.server_close()
+
+
+@contextmanager
+def standalone_sandbox(env: dict[str, str], log_name: str) -> Iterator[str]:
+    """`manage.py sandbox_provider` in a process of its own; yields its base URL."""
+    import sys
+
+    import httpx
+
+    from tests.conftest import ManagedProcess, free_port, wait_until
+
+    port = free_port()
+    process = ManagedProcess(
+        [sys.executable, "manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{port}"],
+        env,
+        f"{log_name}-{port}.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"sandbox_provider exited:\n{process.output()}")
+        try:
+            return httpx.post(f"{url}/pay/orderquery", content=b"", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(answering, what="sandbox_provider to answer")
+        yield url
+    finally:
+        process.stop()

@@ -11,7 +11,6 @@ header tells which path answered.
 """
 
 import secrets
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -24,13 +23,14 @@ from payments.gateway.wechatpay import xmlcodec
 from payments.gateway.wechatpay.signing import SignType, sign, verify
 from payments.sandbox.asgi import fast_routes
 from payments.sandbox.models import SandboxOrder
-from tests.conftest import ManagedProcess, free_port, wait_until
+from tests.conftest import wait_until
 from tests.payments.sandbox.conftest import (
     PAID,
     USERPAYING_FOREVER,
     USERPAYING_THEN_PAID,
     fresh_auth_code,
     new_number,
+    standalone_sandbox,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -312,25 +312,10 @@ def test_the_fast_routes_are_micropay_and_orderquery_under_both_prefixes():
 @pytest.fixture(scope="module")
 def strict_standalone(live_env) -> Iterator[str]:
     """`manage.py sandbox_provider` at the root, refusing sub-merchants outside the account."""
-    port = free_port()
-    process = ManagedProcess(
-        [sys.executable, "manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{port}"],
-        {**live_env, "SANDBOX_WECHATPAY_STRICT_SUB_MCH": "true"},
-        f"sandbox-provider-strict-{port}.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        if not process.alive():
-            raise RuntimeError(f"sandbox_provider exited:\n{process.output()}")
-        try:
-            return httpx.post(f"{url}/pay/orderquery", content=b"", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(answering, what="sandbox_provider to answer")
-    yield url
-    process.stop()
+    with standalone_sandbox(
+        {**live_env, "SANDBOX_WECHATPAY_STRICT_SUB_MCH": "true"}, "sandbox-provider-strict"
+    ) as url:
+        yield url
 
 
 @override_settings(SANDBOX_WECHATPAY_STRICT_SUB_MCH=True)

@@ -1,6 +1,5 @@
 """`manage.py sandbox_provider` serves the same protocol at the root of its own address."""
 
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -9,33 +8,15 @@ import pytest
 from payments.gateway import BillType, MicropayOutcome, MicropayRequest, TradeState
 from payments.gateway.wechatpay.client import WeChatPayClient
 from payments.sandbox.bills import today
-from tests.conftest import ManagedProcess, free_port, wait_until
-from tests.payments.sandbox.conftest import PAID, new_number, sandbox_config
+from tests.payments.sandbox.conftest import PAID, new_number, sandbox_config, standalone_sandbox
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def standalone_url(live_env) -> Iterator[str]:
-    port = free_port()
-    process = ManagedProcess(
-        [sys.executable, "manage.py", "sandbox_provider", "--addr", f"127.0.0.1:{port}"],
-        live_env,
-        f"sandbox-provider-{port}.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        if not process.alive():
-            raise RuntimeError(f"sandbox_provider exited:\n{process.output()}")
-        try:
-            return httpx.post(f"{url}/pay/orderquery", content=b"", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(answering, what="sandbox_provider to answer")
-    yield url
-    process.stop()
+    with standalone_sandbox(live_env, "sandbox-provider") as url:
+        yield url
 
 
 def test_a_payment_through_the_standalone_sandbox(standalone_url, merchant):
