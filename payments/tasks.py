@@ -25,7 +25,7 @@ def payment_queries(payment_ids: list[int]) -> None:
     from config import loop_thread
     from payments.services.query_batch import query_batch
 
-    loop_thread.run(query_batch(payment_ids), timeout=FOLLOW_UP_LIMITS["soft_time_limit"])
+    loop_thread.run(query_batch(payment_ids), timeout=FOLLOW_UP_LIMITS["soft_time_limit"] - 5)
 
 
 @shared_task(name="payments.refund_follow_up", acks_late=True, ignore_result=True,

@@ -11,6 +11,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from config.api_errors import error_body
 from config.asgi_http import read_body, replay
@@ -47,12 +48,13 @@ class TillPaymentsLane:
             and settings.PAYMENTS_TILL_FAST_PATH
         ):
             return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        authorization = headers.get(b"authorization", b"")
-        if not authorization.startswith(b"Api-Key ") or b"cookie" in headers:
+        headers = _headers(scope)
+        if headers is None:
             return await self.app(scope, receive, send)
         body, complete = await read_body(receive, MAX_BODY_BYTES)
-        request = complete and _parse(body, authorization, headers.get(b"idempotency-key"))
+        request = complete and _parse(
+            body, headers[b"authorization"], headers.get(b"idempotency-key")
+        )
         if request:
             request_id = set_request_id(
                 headers.get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
@@ -66,10 +68,42 @@ class TillPaymentsLane:
         return await self.app(scope, replay(body, complete, receive), send)
 
 
+def _headers(scope) -> dict[bytes, bytes] | None:
+    """The request's headers if the fast path may take it, else None: an API key and no session;
+    a JSON body the view's parser reads (UTF-8); an answer the view's renderer may give (JSON);
+    a host Django accepts; no header given twice (Django would join them)."""
+    headers: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in headers:
+            return None
+        headers[name] = value
+    if b"cookie" in headers or not headers.get(b"authorization", b"").startswith(b"Api-Key "):
+        return None
+    media_type, _, parameters = headers.get(b"content-type", b"").partition(b";")
+    if media_type.strip().lower() != b"application/json":
+        return None
+    if parameters.strip().lower().replace(b'"', b"") not in (b"", b"charset=utf-8"):
+        return None
+    accepted = (
+        choice.split(b";")[0].strip() for choice in headers.get(b"accept", b"*/*").split(b",")
+    )
+    if not any(choice in (b"*/*", b"application/*", b"application/json") for choice in accepted):
+        return None
+    if settings.USE_X_FORWARDED_HOST and b"x-forwarded-host" in headers:
+        return None
+    domain, _port = split_domain_port(headers.get(b"host", b"").decode("latin-1"))
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host()
+    if not domain or not validate_host(domain, allowed):
+        return None
+    return headers
+
+
 def _parse(body: bytes, authorization: bytes, idempotency_key: bytes | None):
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        parsed = json.loads(body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         return None
     return till_micropay.parse(
         parsed,
@@ -81,6 +115,12 @@ def _parse(body: bytes, authorization: bytes, idempotency_key: bytes | None):
 async def _take(request) -> "till_micropay.Taken | None":
     try:
         return await till_micropay.take(request)
+    except till_micropay.PaymentNotStarted:
+        logger.exception("till payment: the create statement failed with its outcome unknown")
+        return till_micropay.Taken(
+            503, error_body("unavailable", "The payment could not be started and the customer was "
+                            "not charged; retry with the same Idempotency-Key.")
+        )  # fmt: skip
     except till_micropay.PaymentWritten:
         # The payment exists and its follow-up is due: it is settled by orderquery, and a retry
         # with the same Idempotency-Key answers with it once the claim lapses.
@@ -96,7 +136,9 @@ async def _take(request) -> "till_micropay.Taken | None":
 
 
 async def _respond(send, taken: "till_micropay.Taken", request_id: str) -> None:
-    content = json.dumps(taken.body, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(taken.body, ensure_ascii=False, separators=(",", ":"))
+    # As DRF's JSONRenderer: these two are valid JSON but end a line in JavaScript.
+    content = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
     await send(
         {
             "type": "http.response.start",

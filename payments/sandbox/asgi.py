@@ -13,9 +13,7 @@ reverse, refunds, bills, the JSON control endpoints, held answers, a database er
 with its body, to the Django application behind (`fallback`), so behaviour lives in one place.
 """
 
-import asyncio
 import functools
-import weakref
 
 import psycopg
 from django.conf import settings
@@ -23,7 +21,7 @@ from django.db import connections
 from django.utils import timezone
 
 from config.asgi_http import ASGIApp, Receive, Scope, Send, read_body, replay
-from config.loop_db import LoopDatabase
+from config.loop_db import LoopDatabase, PerLoop
 from config.model_sql import insert_shape
 from payments.sandbox import orders
 from payments.sandbox.account import SandboxAccount, account
@@ -59,17 +57,12 @@ class Fallback(Exception):
 # --- The ledger, on the loop ---------------------------------------------------------------------
 
 
-_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopDatabase]" = (
-    weakref.WeakKeyDictionary()
-)
+# A few connections: one would serialise every call behind the previous round trip.
+_databases = PerLoop(lambda: LoopDatabase(application_name="shouyin-sandbox", size=4))
 
 
 def loop_database() -> LoopDatabase:
-    loop = asyncio.get_running_loop()
-    if loop not in _databases:
-        # A few connections: one would serialise every call behind the previous round trip.
-        _databases[loop] = LoopDatabase(application_name="shouyin-sandbox", size=4)
-    return _databases[loop]
+    return _databases.get()
 
 
 _ATTNAMES = tuple(f.attname for f in SandboxOrder._meta.concrete_fields)

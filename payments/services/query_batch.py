@@ -19,7 +19,6 @@ instead sends the due micropay queries in batches (payments.tasks.payment_querie
 import asyncio
 import functools
 import logging
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +26,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from config.loop_db import LoopDatabase
+from config.loop_db import LoopDatabase, PerLoop
 from config.model_sql import copy_sql, insert_shape
 from payments.gateway.errors import GatewayError
 from payments.gateway.recording import CallRecord, gateway_call_row
@@ -59,16 +58,7 @@ class Claimed:
     cancel_requested_at: datetime | None
 
 
-_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopDatabase]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _database() -> LoopDatabase:
-    loop = asyncio.get_running_loop()
-    if loop not in _databases:
-        _databases[loop] = LoopDatabase(application_name="shouyin-follow-ups", size=2)
-    return _databases[loop]
+_databases = PerLoop(lambda: LoopDatabase(application_name="shouyin-follow-ups", size=2))
 
 
 def _table() -> str:
@@ -91,6 +81,11 @@ def _claim_sql() -> str:
 
 
 @functools.cache
+def _release_sql() -> str:
+    return f"UPDATE {_table()} SET dispatched_at = NULL WHERE id = ANY(%s) AND follow_up <> ''"
+
+
+@functools.cache
 def _continue_sql() -> str:
     # The guard: still the query this batch claimed, on a paying micropay nobody is cancelling.
     return f"""
@@ -104,12 +99,16 @@ def _continue_sql() -> str:
 
 async def query_batch(payment_ids: list[int]) -> int:
     """Query the due micropays among `payment_ids`; return how many were queried."""
-    db = _database()
+    db = _databases.get()
     now = timezone.now()
     lease = now + timedelta(seconds=settings.PAYMENTS_FOLLOW_UP_LEASE)
     early = now + timedelta(seconds=0.2)
     rows = await db.fetchall(_claim_sql(), [lease, payment_ids, FollowUp.QUERY, early])
     claimed = [Claimed(**row) for row in rows]
+    unclaimed = set(payment_ids) - {row.id for row in claimed}
+    if unclaimed:
+        # Due for something else now (a cancel made it a reverse): the next dispatch sends it.
+        await db.execute(_release_sql(), [list(unclaimed)])
     if not claimed:
         return 0
     if settings.PAYMENTS_RECORD_LAG:
@@ -126,29 +125,40 @@ async def query_batch(payment_ids: list[int]) -> int:
                 expected_total_fee=row.amount_fen,
             )
 
-    answers = await asyncio.gather(*(query(row) for row in claimed))
+    results = await asyncio.gather(*(query(row) for row in claimed), return_exceptions=True)
     answered = timezone.now()
     schedule = current_schedule()
     continuing: list[tuple[int, str, datetime]] = []
     settling: list[tuple[int, OrderQueryResult | GatewayError]] = []
-    for row, (answer, _record) in zip(claimed, answers, strict=True):
+    records: list[CallRecord] = []
+    for row, result in zip(claimed, results, strict=True):
+        if isinstance(result, BaseException):
+            # A bug, not a provider answer: the row is due again when its lease runs out.
+            logger.error("payment %s: orderquery failed", row.id, exc_info=result)
+            continue
+        answer, record = result
+        records.append(record)
         at = _next_query(row, answer, answered, schedule)
         if at is None:
             settling.append((row.id, answer))
         else:
             continuing.append((row.id, answer.trade_state, at))
+    # What settles a payment first; the schedule and the call records after.
+    for payment_id, answer in settling:
+        await database_sync_to_async(settle.query_answer_apply)(payment_id, answer)
     if continuing:
         ids, states, times = (list(column) for column in zip(*continuing, strict=True))
         await db.execute(
             _continue_sql(),
             [answered, ids, states, times, FollowUp.QUERY, PaymentState.PAYING],
         )
-    shape = insert_shape(GatewayCall)
-    await db.copy_rows(
-        copy_sql(GatewayCall), [shape.params(gateway_call_row(record)) for _a, record in answers]
-    )
-    for payment_id, answer in settling:
-        await database_sync_to_async(settle.query_answer_apply)(payment_id, answer)
+    try:
+        shape = insert_shape(GatewayCall)
+        rows = [shape.params(gateway_call_row(record)) for record in records]
+        await db.copy_rows(copy_sql(GatewayCall), rows)
+    except Exception:
+        # As record_to_database: losing the records must not undo what the answers settled.
+        logger.exception("could not store the GatewayCall rows of %d orderqueries", len(records))
     return len(claimed)
 
 

@@ -25,11 +25,9 @@ Idempotency-Key seen before, a busy terminal (the insert's unique violation). Af
 SUCCESS, or a payment moved meanwhile (a cancel), goes to micropay_apply, the one decision table.
 """
 
-import asyncio
 import functools
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 
 import psycopg
@@ -38,7 +36,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from config.loop_db import LoopDatabase
+from config.loop_db import LoopDatabase, PerLoop
 from config.model_sql import column_values, insert_shape, insert_sql, set_clause
 from payments.gateway.authcode import is_wechat_auth_code, mask_auth_code
 from payments.gateway.errors import GatewayError
@@ -57,6 +55,7 @@ from tenancy.services.api_keys import LAST_USED_RESOLUTION, secret_matches, spli
 from tenancy.statemachine import apply_in_memory
 from terminals import live, presence
 from terminals.models import Terminal, TerminalCommand, TerminalState
+from terminals.protocol import validate_command_payload
 from terminals.services.commands import command_frame, command_new
 
 logger = logging.getLogger(__name__)
@@ -80,6 +79,11 @@ class TillMicropay:
     auth_code: str
     body: dict  # as parsed, for the Idempotency-Key fingerprint
     idempotency_key: str | None
+
+
+class PaymentNotStarted(Exception):
+    """The create statement failed in a way that leaves its outcome open: the payment was not
+    sent to the provider, and the request must not be handed over (it might exist after all)."""
 
 
 class PaymentWritten(Exception):
@@ -143,16 +147,11 @@ class LoopResources:
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
 
 
-_resources: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopResources]" = (
-    weakref.WeakKeyDictionary()
-)
+_resources = PerLoop(LoopResources)
 
 
 def resources() -> LoopResources:
-    loop = asyncio.get_running_loop()
-    if loop not in _resources:
-        _resources[loop] = LoopResources()
-    return _resources[loop]
+    return _resources.get()
 
 
 # --- SQL -----------------------------------------------------------------------------------------
@@ -204,7 +203,9 @@ def _paid_sql(with_key: bool) -> str:
     payments = _table(Payment)
     parts = [
         f"p AS (UPDATE {payments} SET {set_clause(Payment, SUCCEED_COLUMNS)} "
-        "WHERE id = %s AND state = 'paying' AND cancel_requested_at IS NULL RETURNING id)",
+        "WHERE id = %s AND state = 'paying' AND cancel_requested_at IS NULL "
+        # Untouched since step 2: a follow-up that claimed it (a slow call) moved this.
+        "AND next_check_at = %s RETURNING id)",
         f"a AS ({insert_sql(AuditEntry, source='p')})",
         f"c AS ({insert_sql(TerminalCommand, with_pk=True, source='p')})",
     ]
@@ -288,9 +289,15 @@ async def take(request: TillMicropay) -> Taken | None:
     try:
         await res.db.execute(_create_sql(claim is not None), params)
     except psycopg.errors.IntegrityError:
-        # A key seen before, or a terminal busy with another payment: the view answers.
+        # A key seen before, or a terminal busy with another payment: nothing was written, and
+        # the view answers (replay, 422, 409).
         return None
-
+    except Exception as exc:
+        # A stall or a lost connection: the statement may yet commit. Never hand over now; go
+        # on only if the payment is there (else nothing was sent to the provider).
+        exists = Payment.objects.filter(pk=payment.pk).exists
+        if not await database_sync_to_async(exists)():
+            raise PaymentNotStarted from exc
     try:
         return await _pay(res, payment, terminal, actor, request, live_hash)
     except Exception as exc:
@@ -318,10 +325,18 @@ async def _pay(
         )
     )
     if isinstance(result, MicropayResult) and result.outcome == MicropayOutcome.PAID:
-        taken = await _paid(res, payment, terminal, result, record, actor, request, live_hash)
-        if taken is not None:
-            return taken
-        record = None  # stored with the paid statement, which found the payment moved
+        try:
+            taken = await _paid(res, payment, terminal, result, record, actor, request, live_hash)
+        except Exception:
+            # The customer has paid: a database hiccup must not cost the answer. The statement is
+            # one transaction: if it committed after all, micropay_apply finds the payment settled
+            # and changes nothing; if not, it applies the answer itself.
+            logger.warning("payment %s: the paid statement failed; applying it in a thread",
+                           payment.pk, exc_info=True)  # fmt: skip
+        else:
+            if taken is not None:
+                return taken
+            record = None  # stored with the paid statement, which found the payment moved
     return await database_sync_to_async(_apply_in_thread)(
         payment.pk, result, record, actor, request
     )
@@ -371,8 +386,10 @@ async def _paid(
     request: TillMicropay,
     live_hash: dict | None,
 ) -> Taken | None:
-    """Step 4; None if the payment was moved meanwhile (the call's record is stored anyway)."""
+    """Step 4; None if the payment was touched meanwhile (the call's record is stored anyway):
+    the general path then applies the answer to the row as it is, audit included."""
     now = timezone.now()
+    untouched_check = payment.next_check_at
     audit = apply_in_memory(
         payment, action="succeed", actor=system("micropay answer"),
         reason="micropay answered SUCCESS",
@@ -381,12 +398,13 @@ async def _paid(
                 "follow_up": FollowUp.NONE, "next_check_at": None},
     )  # fmt: skip
     command = command_new(
-        terminal=terminal, kind="payment_result", payload=result_payload(payment),
+        terminal=terminal, kind="payment_result",
+        payload=validate_command_payload("payment_result", result_payload(payment)),
         actor=system(f"payment {payment.pk}"),
     )  # fmt: skip
     payment.updated_at = now
     body = _payment_out().to_representation(payment)
-    params = [*column_values(payment, SUCCEED_COLUMNS), payment.pk]
+    params = [*column_values(payment, SUCCEED_COLUMNS), payment.pk, untouched_check]
     params += insert_shape(AuditEntry).params(audit)
     params += insert_shape(TerminalCommand, with_pk=True).params(command)
     if request.idempotency_key is not None:

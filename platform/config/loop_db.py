@@ -14,11 +14,14 @@ prepared statement a migration may have invalidated), and the next statement ope
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Generic, TypeVar
 
 import psycopg
 from django.db import connections
 from psycopg.rows import dict_row
+
+T = TypeVar("T")
 
 # A statement here answers in about a millisecond; one that stalls this long is on a dead
 # connection, and everything queued behind it would wait too.
@@ -75,15 +78,21 @@ class LoopDatabase:
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A connection of this loop for one statement, under the timeout. On any error (a
-        unique violation included) or a stall, the connection is replaced, not trusted again."""
+        """A connection of this loop for one statement, connecting included, under the timeout.
+        A constraint violation leaves it healthy (autocommit: the statement rolled back alone);
+        on any other error, a stall or a cancellation it is replaced, not trusted again."""
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._connect()
+            conn = None
             try:
                 async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
+                    conn = self._idle.pop() if self._idle else await self._connect()
                     yield conn
+            except psycopg.errors.IntegrityError:
+                self._idle.append(conn)
+                raise
             except BaseException:
-                await self._drop(conn)
+                if conn is not None:
+                    await self._drop(conn)
                 raise
             self._idle.append(conn)
 
@@ -109,3 +118,20 @@ class LoopDatabase:
         self._idle.clear()
         while self._open:
             await self._open.pop().close()
+
+
+class PerLoop(Generic[T]):
+    """One T per event loop, made on first use in that loop: asyncio connections and clients
+    belong to the loop that made them (tests and Celery workers run several loops)."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        if loop not in self._items:
+            self._items[loop] = self._factory()
+        return self._items[loop]

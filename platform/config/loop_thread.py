@@ -27,8 +27,14 @@ def _running_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
-    """Run `coroutine` on the process's loop and wait for its result (or raise its error)."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _running_loop()).result(timeout)
+    """Run `coroutine` on the process's loop and wait for its result (or raise its error). If
+    the caller stops waiting (the timeout, Celery's soft time limit), the coroutine is cancelled
+    rather than left running beside the caller's next task."""
+    future = asyncio.run_coroutine_threadsafe(coroutine, _running_loop())
+    try:
+        return future.result(timeout)
+    finally:
+        future.cancel()
 
 
 def stop() -> None:

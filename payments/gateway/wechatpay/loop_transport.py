@@ -12,6 +12,7 @@ A pool belongs to the event loop that first used it (asyncio transports cannot c
 
 import asyncio
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -129,6 +130,7 @@ class LoopHttpPool:
         connect_timeout: float = 3.0,
         read_timeout: float = 10.0,
         max_connections: int = 100,
+        keepalive_expiry: float = 5.0,
     ):
         url = urlsplit(base_url)
         if url.scheme not in ("http", "https"):
@@ -141,8 +143,9 @@ class LoopHttpPool:
         self._host_header = self.host if default_port else f"{self.host}:{self.port}"
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.keepalive_expiry = keepalive_expiry
         self._slots = asyncio.Semaphore(max_connections)
-        self._idle: list[_Connection] = []
+        self._idle: list[tuple[float, _Connection]] = []  # (idle since, connection)
 
     async def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None
@@ -168,16 +171,20 @@ class LoopHttpPool:
                 connection.close()
                 raise
             if not connection.closed:
-                self._idle.append(connection)
+                self._idle.append((time.monotonic(), connection))
             return response
         finally:
             self._slots.release()
 
     async def _connection(self) -> _Connection:
+        # Servers close idle connections after a while, possibly as a request arrives: a request
+        # on such a connection has an unknown outcome, so an old one is not reused (as httpx).
+        fresh_since = time.monotonic() - self.keepalive_expiry
         while self._idle:
-            connection = self._idle.pop()
-            if not connection.closed:
+            idle_since, connection = self._idle.pop()
+            if not connection.closed and idle_since >= fresh_since:
                 return connection
+            connection.close()
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
@@ -194,4 +201,4 @@ class LoopHttpPool:
 
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().close()
+            self._idle.pop()[1].close()

@@ -8,9 +8,10 @@ from payments import tasks
 from payments.models import GatewayCall, Payment
 from payments.schedule import micropay_next_query
 from payments.services import follow_ups
-from payments.services.payments import current_schedule
+from payments.services.payments import current_schedule, payment_cancel
+from tenancy.principals import Principal
 from tests.payments import helpers as codes
-from tests.payments.helpers import make_due, online_terminal
+from tests.payments.helpers import age, make_due, online_terminal
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -74,3 +75,25 @@ def test_the_poller_sends_due_micropay_queries_as_a_batch(shop, merchant_api, se
     tasks.payment_queries([payment.pk])  # the batch task the dispatcher sent
     payment.refresh_from_db()
     assert payment.state == "succeeded"
+
+
+def test_a_payment_past_its_deadline_goes_to_the_general_path_and_is_reversed(shop, merchant_api):
+    payment = paying(merchant_api, shop.a.terminal, codes.USERPAYING_FOREVER)
+    age(payment, 46)
+    make_due(payment)
+    tasks.payment_queries([payment.pk])
+    payment.refresh_from_db()
+    assert payment.state == "paying" and payment.follow_up == "reverse"
+    assert queries(payment) == 1
+
+
+def test_a_payment_cancelled_after_dispatch_is_released_for_its_reverse(shop, merchant_api):
+    payment = paying(merchant_api, shop.a.terminal, codes.USERPAYING_FOREVER)
+    age(payment, 20)  # past the provider's 15 s: the reverse is due at once
+    make_due(payment)
+    assert follow_ups.due_dispatch() == 1  # sent as a batch member
+    payment_cancel(actor=Principal.system("cashier"), payment_id=payment.pk)
+    tasks.payment_queries([payment.pk])
+    payment.refresh_from_db()
+    assert queries(payment) == 0 and payment.follow_up == "reverse"
+    assert payment.dispatched_at is None  # the next dispatch sends the reverse, not in a minute

@@ -136,3 +136,56 @@ def test_nobody_listening_is_connectfailed():
 
     with pytest.raises(ConnectFailed):
         run(scenario())
+
+
+def test_a_connection_that_timed_out_is_never_reused():
+    """Its late answer must not be read as the next request's."""
+
+    async def scenario():
+        async def slow_then_fast(body):
+            if body == b"slow":
+                await asyncio.sleep(0.4)
+            return fixed(200, b"answer to " + body)
+
+        async with Server(slow_then_fast) as server:
+            pool = LoopHttpPool(server.url, read_timeout=0.2, max_connections=1)
+            with pytest.raises(NoAnswer):
+                await pool.post("/a", b"slow")
+            await asyncio.sleep(0.3)  # the late answer arrives meanwhile
+            return await pool.post("/a", b"fast"), server.connections
+
+    answer, connections = run(scenario())
+    assert answer.content == b"answer to fast" and connections == 2
+
+
+def test_failed_requests_give_their_slot_back():
+    async def scenario():
+        async def hang_up_once(body):
+            return None if body == b"drop" else fixed(200, b"ok")
+
+        async with Server(hang_up_once) as server:
+            pool = LoopHttpPool(server.url, max_connections=1, connect_timeout=0.5)
+            with pytest.raises(NoAnswer):
+                await pool.post("/a", b"drop")
+            refused = LoopHttpPool(f"http://127.0.0.1:{free_port()}", max_connections=1)
+            for _ in range(2):
+                with pytest.raises(ConnectFailed):
+                    await refused.post("/a", b"x")
+            return await pool.post("/a", b"again")
+
+    assert run(scenario()).content == b"ok"
+
+
+def test_connections_idle_past_the_keepalive_expiry_are_not_reused():
+    async def scenario():
+        async def ok(_body):
+            return fixed(200, b"ok")
+
+        async with Server(ok) as server:
+            pool = LoopHttpPool(server.url, keepalive_expiry=0.1)
+            await pool.post("/a", b"1")
+            await asyncio.sleep(0.2)
+            await pool.post("/a", b"2")
+            return server.connections
+
+    assert run(scenario()) == 2
