@@ -253,7 +253,9 @@ def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
             try:
                 client.micropay(request)
                 sample.latencies_ms.append((time.perf_counter() - started) * 1000)
-            except Exception:
+            except Exception as exc:
+                if sample.errors < 3:
+                    print("baseline error:", repr(exc), file=sys.stderr)
                 sample.errors += 1
 
     started = time.monotonic()
@@ -377,6 +379,18 @@ def wait_for_worker(prefix: str) -> None:
     raise RuntimeError("the bench worker did not start")
 
 
+def wait_for_beat(schedule: Path) -> None:
+    """Wait until beat runs its schedule (it writes its schedule file then): rows due before the
+    dispatcher starts would count its start-up as lag."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(schedule.parent.glob(schedule.name + "*")):
+            time.sleep(1)  # its first ticks
+            return
+        time.sleep(0.2)
+    raise RuntimeError("beat did not start")
+
+
 def send_countdowns() -> None:
     """What schedule_on_commit does for each row: one task per follow-up, for its due time."""
     from django.utils import timezone
@@ -423,6 +437,8 @@ def run_lag(count: int, seconds: float, mode: str) -> None:
                                 "-s", f"/tmp/bench-beat-{os.getpid()}"], env, None))  # fmt: skip
     try:
         wait_for_worker("bench-payments@")
+        if mode == "poller":
+            wait_for_beat(Path(f"/tmp/bench-beat-{os.getpid()}"))
         pending_payments(count, merchant, store)
         if mode == "countdown":
             send_countdowns()
