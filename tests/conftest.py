@@ -1,6 +1,7 @@
 """Fixtures shared by every area: real server and worker processes on the test database."""
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,9 +18,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port for a server a test starts later. Taken below the kernel's ephemeral range: a port
+    the kernel hands out (bind to 0) may be given to an outgoing connection before the server
+    binds it, and the keep-alive pools of the fast paths open many."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError:
+        low = 32768  # Linux's default
+    for _ in range(100):
+        port = random.randrange(10_000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def test_database_url() -> str:
