@@ -84,3 +84,16 @@ def sandbox(base_url: str):
     with override_settings(WECHATPAY_BASE_URL=f"{base_url}/sandbox/wechatpay",
                            PAYMENTS_NOTIFY_URL=f"{base_url}/payments/wechatpay/notify"):  # fmt: skip
         yield
+
+
+def succeeded_soon(payment: Payment) -> None:
+    """The task the dispatcher sent ran here, or in a session worker that took it from the queue
+    first (then this run found nothing to claim): either way the payment settles."""
+
+    def succeeded() -> bool:
+        payment.refresh_from_db()
+        return payment.state == "succeeded"
+
+    from tests.conftest import wait_until
+
+    wait_until(succeeded, timeout=15, what="the payment to succeed")

@@ -11,7 +11,7 @@ from payments.services import follow_ups
 from payments.services.payments import current_schedule, payment_cancel
 from tenancy.principals import Principal
 from tests.payments import helpers as codes
-from tests.payments.helpers import age, make_due, online_terminal
+from tests.payments.helpers import age, make_due, online_terminal, succeeded_soon
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -73,8 +73,7 @@ def test_the_poller_sends_due_micropay_queries_as_a_batch(shop, merchant_api, se
     make_due(payment)
     assert follow_ups.due_dispatch() == 1
     tasks.payment_queries([payment.pk])  # the batch task the dispatcher sent
-    payment.refresh_from_db()
-    assert payment.state == "succeeded"
+    succeeded_soon(payment)
 
 
 def test_a_payment_past_its_deadline_goes_to_the_general_path_and_is_reversed(shop, merchant_api):
