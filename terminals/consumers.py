@@ -380,6 +380,15 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     # --- router messages --------------------------------------------------------------------
 
     async def router_message(self, message: dict) -> None:
+        try:
+            await self._router_message(message)
+        except OSError:
+            # The device left while being told something (uvicorn's ClientDisconnected): what it
+            # is owed stays queued for its next connection.
+            logger.info("terminal %s left before a %s reached it",
+                        self.identity and self.identity.terminal_id, message["type"])  # fmt: skip
+
+    async def _router_message(self, message: dict) -> None:
         if self.closing or self.identity is None:
             return
         kind = message["type"]
