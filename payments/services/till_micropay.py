@@ -28,6 +28,7 @@ SUCCESS, or a payment moved meanwhile (a cancel), goes to micropay_apply, the on
 import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -98,7 +99,8 @@ class PaymentWritten(Exception):
 class Taken:
     status: int
     body: dict
-    announce: object = None  # an awaitable to run once the response is sent
+    # What to tell the terminal and the dashboards once the response is sent.
+    announce: Callable[[], Awaitable[None]] | None = None
 
 
 def parse(body: dict, *, raw_key: str, idempotency_key: str | None) -> TillMicropay | None:
@@ -242,13 +244,22 @@ def _ready(row: dict | None, request: TillMicropay, now: float, live_hash: dict 
     return presence.judge(live_hash, now=now).presence == "online"
 
 
+async def read(key_prefix: str, terminal_id: int) -> dict | None:
+    """Step 1: the API key with that prefix and, if the key may see it, the terminal.
+
+    The terminal is joined on the key's merchant: the scope tenancy.scoping gives an API key
+    (its merchant's terminals), which tests/payments/flows/test_till_lane.py holds it to.
+    """
+    return await resources().db.fetchone(_read_sql(), [terminal_id, key_prefix])
+
+
 async def take(request: TillMicropay) -> Taken | None:
     """Take the payment, or return None (nothing written) for the DRF view to handle it."""
     res = resources()
     prefix_secret = split_raw_key(request.raw_key)
     if prefix_secret is None:
         return None
-    row = await res.db.fetchone(_read_sql(), [request.terminal_id, prefix_secret[0]])
+    row = await read(prefix_secret[0], request.terminal_id)
     live_hash = None
     if row is not None and row["terminal_id"] is not None:
         live_hash = await res.redis.hgetall(presence.presence_key(row["terminal_id"])) or None
@@ -433,7 +444,8 @@ async def _paid(
 @functools.cache
 def _payment_out():
     """One PaymentOut whose fields are built once: building them is most of a serializer's cost,
-    and to_representation() does not change them (the loop runs one payment at a time)."""
+    and to_representation() only reads them. The body is the API's (the Idempotency-Key's stored
+    response is part of the paid statement), hence the serializer here."""
     from payments.api import PaymentOut
 
     serializer = PaymentOut()
@@ -448,13 +460,12 @@ def _apply_in_thread(
     actor: Principal,
     request: TillMicropay,
 ) -> Taken:
-    """Any answer but a paid one, by the general path's decision table; the response stored."""
-    from payments.api import PaymentOut
-
+    """An answer the paid statement did not apply (any but a verified SUCCESS, or a payment
+    touched meanwhile), by the general path's decision table; the response stored."""
     if record is not None:
         record_to_database(record)
     payment = micropay_apply(payment_id, result)
-    outcome = idempotency.Outcome(201, dict(PaymentOut(payment).data))
+    outcome = idempotency.Outcome(201, _payment_out().to_representation(payment))
     if request.idempotency_key is not None:
         idempotency.store_outcome(actor, request.idempotency_key, outcome)
     return Taken(outcome.status, outcome.body)

@@ -38,7 +38,8 @@ def run(coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> An
 
 
 def stop() -> None:
-    """Close the loop's database connections and stop it (tests; a worker's exit)."""
+    """Close the loop's database connections and stop it (tests: no session may outlive one).
+    A worker process needs none of it: its connections end with the process."""
     global _loop, _thread
     from config.loop_db import close_loop_databases
 

@@ -228,39 +228,43 @@ class CpuMeter:
 
 def sandbox_baseline(sandbox_url: str, tills: int, seconds: float) -> Sample:
     """The bare provider round trip: micropay straight to the sandbox with the platform's client."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from payments.gateway.types import MicropayRequest, SubMerchant
-    from payments.gateway.wechatpay.client import WeChatPayClient
-    from payments.gateway.wechatpay.config import config_from_settings
     from payments.services.numbers import new_out_trade_no
 
-    config = config_from_settings()
-    client = WeChatPayClient(
-        type(config)(**{**{f: getattr(config, f) for f in config.__dataclass_fields__},
-                        "base_url": sandbox_url}), recorder=None,
-    )  # fmt: skip
+    client = sandbox_client(sandbox_url)
+
+    def micropay(_n: int) -> None:
+        client.micropay(MicropayRequest(
+            merchant=SubMerchant("1900000111"), out_trade_no=new_out_trade_no(),
+            total_fee=1, body="bench", auth_code=fresh_code(), spbill_create_ip="127.0.0.1",
+        ))  # fmt: skip
+
+    return threaded_calls(tills, seconds, micropay)
+
+
+def threaded_calls(threads: int, seconds: float, call) -> Sample:
+    """`threads` threads call `call(n)` back to back for `seconds`."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import count
+
+    numbers = count()
     sample = Sample()
     stop_at = time.monotonic() + seconds
 
     def loop() -> None:
         while time.monotonic() < stop_at:
-            request = MicropayRequest(
-                merchant=SubMerchant("1900000111"), out_trade_no=new_out_trade_no(),
-                total_fee=1, body="bench", auth_code=fresh_code(), spbill_create_ip="127.0.0.1",
-            )  # fmt: skip
             started = time.perf_counter()
             try:
-                client.micropay(request)
+                call(next(numbers))
                 sample.latencies_ms.append((time.perf_counter() - started) * 1000)
             except Exception as exc:
                 if sample.errors < 3:
-                    print("baseline error:", repr(exc), file=sys.stderr)
+                    print("error:", repr(exc), file=sys.stderr)
                 sample.errors += 1
 
     started = time.monotonic()
-    with ThreadPoolExecutor(tills) as pool:
-        for _ in range(tills):
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
             pool.submit(loop)
     sample.elapsed_s = time.monotonic() - started
     return sample
@@ -471,34 +475,12 @@ def sandbox_client(sandbox_url: str):
 
 
 def sandbox_phase(pid: int, threads: int, seconds: float, call) -> dict:
-    """`threads` threads call `call(n)` back to back; the sandbox's CPU seconds over the phase."""
-    from concurrent.futures import ThreadPoolExecutor
-    from itertools import count
-
+    """`threaded_calls`, with the sandbox's CPU seconds over the phase."""
     import psutil
 
     sandbox = psutil.Process(pid)
-    numbers = count()
-    sample = Sample()
-    stop_at = time.monotonic() + seconds
-
-    def loop() -> None:
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
-            try:
-                call(next(numbers))
-                sample.latencies_ms.append((time.perf_counter() - started) * 1000)
-            except Exception as exc:
-                if sample.errors < 3:
-                    print("error:", repr(exc), file=sys.stderr)
-                sample.errors += 1
-
     cpu = sandbox.cpu_times()
-    started = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        for _ in range(threads):
-            pool.submit(loop)
-    sample.elapsed_s = time.monotonic() - started
+    sample = threaded_calls(threads, seconds, call)
     after = sandbox.cpu_times()
     used = (after.user - cpu.user) + (after.system - cpu.system)
     calls = len(sample.latencies_ms) + sample.errors

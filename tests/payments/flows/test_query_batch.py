@@ -67,13 +67,24 @@ def test_rows_not_due_or_claimed_already_are_left_alone(shop, merchant_api):
     assert payment.state == "paying"
 
 
-def test_the_poller_sends_due_micropay_queries_as_a_batch(shop, merchant_api, settings):
+def test_the_poller_batches_micropay_queries_and_nothing_else(shop, merchant_api, settings):
     settings.PAYMENTS_FOLLOW_UP_MODE = "poller"
+    query = paying(merchant_api, shop.a.terminal, codes.USERPAYING_THEN_PAID)
+    reverse = paying(merchant_api, online_terminal(shop.a), codes.USERPAYING_FOREVER)
+    make_due(query)
+    make_due(reverse, follow_up="reverse")
+    # What the dispatcher claims and how it sends each (claiming sends no task a worker could run).
+    claimed = dict(follow_ups._claim_due(Payment, limit=10, grace=0))
+    assert claimed == {query.pk: True, reverse.pk: False}
+    tasks.payment_queries([query.pk])  # the batch task it would send
+    succeeded_soon(query)
+
+
+def test_countdown_mode_sends_a_task_per_row(shop, merchant_api, settings):
+    settings.PAYMENTS_FOLLOW_UP_MODE = "countdown"
     payment = paying(merchant_api, shop.a.terminal, codes.USERPAYING_THEN_PAID)
     make_due(payment)
-    assert follow_ups.due_dispatch() == 1
-    tasks.payment_queries([payment.pk])  # the batch task the dispatcher sent
-    succeeded_soon(payment)
+    assert dict(follow_ups._claim_due(Payment, limit=10, grace=0)) == {payment.pk: False}
 
 
 def test_a_payment_past_its_deadline_goes_to_the_general_path_and_is_reversed(shop, merchant_api):

@@ -195,3 +195,28 @@ def test_a_cancel_during_the_provider_call_is_not_overwritten(shop, till, monkey
     assert payment.cancel_requested_at is not None
     assert not AuditEntry.objects.filter(target_id=str(payment.pk), action="payment.succeed")
     assert GatewayCall.objects.filter(out_trade_no=payment.out_trade_no).count() == 1
+
+
+def test_the_fast_read_sees_exactly_the_terminals_the_keys_scope_sees(shop, till):
+    """Step 1 is raw SQL: it must agree with tenancy.scoping for every terminal there is."""
+    import asyncio
+
+    from config.loop_db import close_loop_databases
+    from payments.services import till_micropay
+    from tenancy.scoping import scope
+    from terminals.models import Terminal
+
+    online_terminal(shop.b)
+    principal = Principal.for_api_key(till.key)
+    terminals = list(Terminal.objects.values_list("pk", flat=True))
+    visible = set(scope(principal, Terminal).values_list("pk", flat=True))
+    assert visible and set(terminals) - visible  # both kinds are there
+
+    async def found() -> set[int]:
+        try:
+            rows = [await till_micropay.read(till.key.prefix, pk) for pk in terminals]
+            return {row["terminal_id"] for row in rows if row["terminal_id"] is not None}
+        finally:
+            await close_loop_databases()
+
+    assert asyncio.run(found()) == visible
